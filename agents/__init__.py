@@ -1,0 +1,1 @@
+"""Reinforcement-learning agents (tabular methods, DQN) built on the shared `rllab` core."""

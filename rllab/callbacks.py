@@ -1,0 +1,236 @@
+"""Keras callbacks shared by `fit()` and the custom loop (`rllab.loop.train_loop`)."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import keras
+import numpy as np
+
+from rllab import plotting
+from rllab.checks import check_choice, check_int
+
+
+class MetricsCSVLogger(keras.callbacks.CSVLogger):
+    """`keras.callbacks.CSVLogger` fit for custom loops as well as `fit()`.
+
+    Keras' logger fixes its columns at the first epoch and invents ``val_*`` columns when it sees
+    none; in a custom loop that drops metrics that first appear later (an evaluation every 5
+    epochs, an episode return once an episode ends) and adds empty columns. Give ``keys`` up front
+    to fix the columns (missing values are written as ``NA``); without ``keys`` the first epoch's
+    keys are used as they are.
+    """
+
+    def __init__(self, filename, keys: Sequence[str] | None = None, separator: str = ",", append: bool = False):
+        super().__init__(filename, separator=separator, append=append)
+        self._declared_keys = list(keys) if keys else None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0:
+            # Resuming: keep the columns the file already has.
+            with open(self.filename, newline="") as f:
+                header = next(csv.reader(f, delimiter=self.sep), [])
+            self.keys = [k for k in header if k != "epoch"] or None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = self._declared_keys or sorted(logs)
+            extra = sorted(set(logs) - set(self.keys))
+            self.keys = self.keys + extra
+        super().on_epoch_end(epoch, logs)
+
+
+def read_metrics_csv(path: str | os.PathLike) -> dict[str, list[float]]:
+    """Columns of a metrics CSV as float lists (``NA`` and non-numbers become NaN)."""
+    columns: dict[str, list[float]] = {}
+    path = Path(path)
+    if not path.is_file():
+        return columns
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            for key, value in row.items():
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    number = math.nan
+                columns.setdefault(key, []).append(number)
+    return columns
+
+
+class LossHistoryPlot(keras.callbacks.Callback):
+    """Writes a PNG with one panel per logged numeric metric, after every ``every`` epochs and at the end.
+
+    With ``csv_path`` (the run's metrics CSV) a resumed run plots its whole history, not only the
+    epochs since the resume.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, every: int = 1, csv_path: str | os.PathLike | None = None):
+        super().__init__()
+        self.path = Path(path)
+        self.every = check_int("every", every, min_value=1)
+        self.csv_path = csv_path
+        self.history: dict[str, list[float]] = {}
+        self._epochs_seen = 0
+
+    def on_train_begin(self, logs=None):
+        self.history = {}
+        self._epochs_seen = 0
+        if self.csv_path is not None:
+            past = read_metrics_csv(self.csv_path)
+            past.pop("epoch", None)
+            self.history = {k: v for k, v in past.items() if not all(math.isnan(x) for x in v)}
+            self._epochs_seen = max((len(v) for v in self.history.values()), default=0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        numeric = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        for key in set(self.history) | set(numeric):
+            column = self.history.setdefault(key, [math.nan] * self._epochs_seen)
+            column.append(numeric.get(key, math.nan))
+        self._epochs_seen += 1
+        if self._epochs_seen % self.every == 0:
+            self._write()
+
+    def on_train_end(self, logs=None):
+        if self.history:
+            self._write()
+
+    def _write(self):
+        plotting.plot_metric_panels(self.path, self.history)
+
+
+class ImageGridMonitor(keras.callbacks.Callback):
+    """Saves a grid of model outputs as ``directory/epoch_XXXX.png`` every ``every`` epochs.
+
+    ``generate(epoch)`` returns images (N, H, W[, C]) in [0, 1] (or uint8); keep its inputs fixed
+    (e.g. a fixed latent batch) so that the grids show progress rather than noise.
+    """
+
+    def __init__(self, generate: Callable[[int], np.ndarray], directory: str | os.PathLike, *, every: int = 1, ncols: int | None = None):
+        super().__init__()
+        self.generate = generate
+        self.directory = Path(directory)
+        self.every = check_int("every", every, min_value=1)
+        self.ncols = ncols
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            plotting.save_image_grid(self.generate(epoch), self.directory / f"epoch_{epoch + 1:04d}.png", ncols=self.ncols)
+
+
+class EvalCallback(keras.callbacks.Callback):
+    """Periodic evaluation with keep-the-best and stop-on-threshold.
+
+    Every ``every`` epochs, ``evaluate()`` returns a dict of figures; they are added to the epoch's
+    logs as ``<prefix><name>`` so loggers placed after this callback record them. When the
+    ``monitor`` figure improves, ``on_best(logs)`` runs (save the model there). When it reaches
+    ``threshold`` the run stops (``model.stop_training = True``).
+    """
+
+    def __init__(
+        self,
+        evaluate: Callable[[], Mapping[str, float]],
+        monitor: str,
+        *,
+        every: int = 1,
+        mode: str = "max",
+        threshold: float | None = None,
+        on_best: Callable[[dict], None] | None = None,
+        prefix: str = "eval/",
+    ):
+        super().__init__()
+        self.evaluate = evaluate
+        self.monitor = monitor
+        self.every = check_int("every", every, min_value=1)
+        self.mode = check_choice("mode", mode, ("max", "min"))
+        self.threshold = threshold
+        self.on_best = on_best
+        self.prefix = prefix
+        self.best: float | None = None
+        self.reached_threshold = False
+
+    def _better(self, value: float, reference: float) -> bool:
+        return value > reference if self.mode == "max" else value < reference
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        logs.update({f"{self.prefix}{k}": float(v) for k, v in self.evaluate().items()})
+        if self.monitor not in logs:
+            raise KeyError(f"EvalCallback: monitor {self.monitor!r} not among the evaluated figures {sorted(logs)}")
+        value = float(logs[self.monitor])
+        if self.best is None or self._better(value, self.best):
+            self.best = value
+            if self.on_best is not None:
+                self.on_best(dict(logs))
+        if self.threshold is not None and not self._better(self.threshold, value):
+            self.reached_threshold = True
+            self.model.stop_training = True
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves a `rllab.checkpoints.Checkpointer` at the end of every ``every`` epochs of ``fit()``.
+
+    The checkpointer's ``step`` counts finished epochs, so a resumed ``fit`` passes
+    ``initial_epoch=int(checkpointer.step)`` after ``checkpointer.restore()``.
+    """
+
+    def __init__(self, checkpointer, *, every: int = 1):
+        super().__init__()
+        self.checkpointer = checkpointer
+        self.every = check_int("every", every, min_value=1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.checkpointer.step.assign(epoch + 1)
+            self.checkpointer.save()
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``time/epoch_s`` (wall seconds of the epoch) to the logs; place it before the loggers."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["time/epoch_s"] = time.perf_counter() - self._started
+
+
+def standard_callbacks(
+    run,
+    *,
+    resume: bool = False,
+    extra: Iterable[keras.callbacks.Callback] = (),
+    csv_keys: Sequence[str] | None = None,
+    plot: bool = True,
+    plot_every: int = 1,
+) -> list[keras.callbacks.Callback]:
+    """The callbacks every run gets: NaN guard, metrics CSV, TensorBoard and the history plot.
+
+    ``extra`` callbacks (evaluation, image grids, early stopping) go first so that the figures they
+    add to the logs reach the CSV and TensorBoard.
+    """
+    callbacks = [
+        *extra,
+        keras.callbacks.TerminateOnNaN(),
+        MetricsCSVLogger(run.metrics_csv, keys=csv_keys, append=resume),
+        keras.callbacks.TensorBoard(log_dir=str(run.tensorboard_dir), write_graph=False),
+    ]
+    if plot:
+        callbacks.append(LossHistoryPlot(run.artifact("history.png"), every=plot_every, csv_path=run.metrics_csv))
+    return callbacks
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return np.ndim(value) == 0

@@ -1,0 +1,48 @@
+"""Shared fixtures. Real datasets come from $RLLAB_DATA_DIR or ../shared/datasets beside the repo."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SHARED = REPO.parent / "shared" / "datasets"
+
+
+def _data_dir() -> Path | None:
+    env = os.environ.get("RLLAB_DATA_DIR")
+    for candidate in ([Path(env)] if env else []) + [_SHARED]:
+        if (candidate / "mnist.npz").exists():
+            return candidate.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder with the real mnist.npz and fashion-mnist/ (tests needing it skip without it)."""
+    folder = _data_dir()
+    if folder is None:
+        pytest.skip("real datasets not found: set RLLAB_DATA_DIR or put them in ../shared/datasets")
+    return folder
+
+
+@pytest.fixture
+def with_data_dir(data_dir, monkeypatch) -> Path:
+    monkeypatch.setenv("RLLAB_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+def rllab_command() -> list[str]:
+    """The installed console script, or the module when the package is not installed."""
+    script = shutil.which("rllab")
+    return [script] if script else [sys.executable, "-m", "rllab.cli"]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``rllab`` entry point in a subprocess."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([*rllab_command(), *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)

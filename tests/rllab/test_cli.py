@@ -1,0 +1,82 @@
+"""The real entry point: --help everywhere, the CLI contract, one-line errors for user mistakes."""
+import argparse
+
+import pytest
+
+from rllab.cli import GROUPS, build_parser, main
+from tests.conftest import run_cli
+
+
+def _all_command_paths():
+    """Every (group, command) path of the parser, found by walking it (so new commands are covered)."""
+    paths = []
+
+    def walk(parser, prefix):
+        paths.append(prefix)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_command_paths(), ids=lambda p: " ".join(p) or "rllab")
+def test_help_of_every_command_explains_every_flag(path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*path, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: rllab")
+    parser = build_parser()
+    for name in path:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"rllab {' '.join(path)} {action.option_strings[0]} has no help text"
+
+
+def test_every_reserved_group_exists():
+    assert set(GROUPS) >= {"classify", "tabular", "dqn", "gan", "style"}
+    assert {p[0] for p in _all_command_paths() if p} == set(GROUPS)
+
+
+def test_train_commands_follow_the_contract():
+    for path in _all_command_paths():
+        if path and path[-1] == "train":
+            parser = build_parser()
+            for name in path:
+                parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+            flags = {s for a in parser._actions for s in a.option_strings}
+            assert {"--run-dir", "--seed", "--resume"} <= flags, path
+        if path and path[-1] == "eval":
+            parser = build_parser()
+            for name in path:
+                parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+            flags = {s for a in parser._actions for s in a.option_strings}
+            assert {"--run-dir", "--json"} <= flags, path
+
+
+def test_user_mistakes_are_one_line_errors_through_the_installed_command(tmp_path):
+    cases = [
+        (["classify", "train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+        (["classify", "train", "--epochs", "-2"], "expected a positive integer, got '-2'"),
+        (["classify", "eval", "--run-dir", str(tmp_path / "nope")], "does not exist"),
+        (["classify", "predict", "--run-dir", str(tmp_path), str(tmp_path / "x.png")], "no such file"),
+        (["nosuchgroup"], "invalid choice: 'nosuchgroup'"),
+    ]
+    for args, expected in cases:
+        result = run_cli(*args, timeout=120)
+        assert result.returncode == 2, (args, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_run_folder_of_another_kind_is_refused(tmp_path, capsys):
+    from rllab.runs import Run
+
+    Run.create("x", "tabular", {}, seed=0, run_dir=tmp_path / "run")
+    assert main(["classify", "eval", "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"rllab: error: '{tmp_path / 'run'}' is a 'tabular' run, not a 'classify' run"

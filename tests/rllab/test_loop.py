@@ -1,0 +1,122 @@
+"""The custom loop really drives Keras callbacks, checkpoints, resumes and stops cleanly on Ctrl-C."""
+import csv
+import math
+import os
+import signal
+
+import keras
+import numpy as np
+import pytest
+
+from rllab.callbacks import EvalCallback, standard_callbacks
+from rllab.checkpoints import Checkpointer
+from rllab.loop import train_loop
+from rllab.runs import Run
+
+
+class Counter:
+    """A deterministic 'training' whose state lives in NumPy, saved through the checkpointer."""
+
+    def __init__(self):
+        self.total = np.zeros(1)
+        self.seen = []
+
+    def step(self, step):
+        self.seen.append(step)
+        self.total += step
+        return {"loss": 1.0 / (step + 1), "total": float(self.total[0])}
+
+    def get_state(self):
+        return {"total": self.total.copy()}
+
+    def set_state(self, state):
+        self.total = state["total"].copy()
+
+
+def _checkpointer(run, counter):
+    return Checkpointer(run.checkpoints_dir, get_state=counter.get_state, set_state=counter.set_state)
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_loop_writes_csv_rows_tensorboard_and_plot_through_keras_callbacks(tmp_path):
+    run = Run.create("test", "test", {}, seed=0, run_dir=tmp_path / "run")
+    counter = Counter()
+    result = train_loop(counter.step, total_steps=10, steps_per_epoch=4, callbacks=standard_callbacks(run), progress=False)
+    rows = _rows(run.metrics_csv)
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert float(rows[0]["loss"]) == pytest.approx(np.mean([1, 1 / 2, 1 / 3, 1 / 4]))
+    assert [float(r["step"]) for r in rows] == [4, 8, 10]
+    assert "val_loss" not in rows[0]
+    assert result.step == 10 and result.epochs == 3 and not result.interrupted
+    assert any(run.tensorboard_dir.rglob("events.out.tfevents.*"))
+    assert run.artifact("history.png").stat().st_size > 0
+
+
+def test_terminate_on_nan_stops_the_loop(tmp_path):
+    calls = []
+
+    def step(i):
+        calls.append(i)
+        return {"loss": math.nan if i >= 5 else 1.0}
+
+    result = train_loop(step, total_steps=100, steps_per_epoch=5, callbacks=[keras.callbacks.TerminateOnNaN()], progress=False)
+    assert result.stopped_early and result.step == 10 and len(calls) == 10
+
+
+def test_early_stopping_works_unchanged(tmp_path):
+    result = train_loop(lambda i: {"loss": 1.0}, total_steps=1000, steps_per_epoch=10,
+                        callbacks=[keras.callbacks.EarlyStopping(monitor="loss", patience=2)], progress=False)
+    assert result.stopped_early and result.epochs == 3
+
+
+def test_resume_continues_from_the_saved_step_and_matches_an_uninterrupted_run(tmp_path):
+    straight = Counter()
+    train_loop(straight.step, total_steps=12, steps_per_epoch=3, progress=False)
+
+    run = Run.create("test", "test", {}, seed=0, run_dir=tmp_path / "run")
+    first = Counter()
+    ckpt = _checkpointer(run, first)
+    train_loop(first.step, total_steps=6, steps_per_epoch=3, checkpointer=ckpt, progress=False)
+    assert ckpt.latest_step == 6
+
+    resumed = Counter()
+    ckpt2 = _checkpointer(Run.create("test", "test", {}, seed=0, run_dir=run.path, resume=True), resumed)
+    assert ckpt2.restore()
+    result = train_loop(resumed.step, total_steps=12, steps_per_epoch=3, checkpointer=ckpt2, progress=False)
+    assert resumed.seen == [6, 7, 8, 9, 10, 11]
+    assert resumed.total[0] == straight.total[0] and result.step == 12
+
+
+def test_sigint_saves_a_checkpoint_and_returns_interrupted(tmp_path):
+    run = Run.create("test", "test", {}, seed=0, run_dir=tmp_path / "run")
+    counter = Counter()
+
+    def step(i):
+        if i == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+        return counter.step(i)
+
+    ckpt = _checkpointer(run, counter)
+    result = train_loop(step, total_steps=100, steps_per_epoch=5, checkpointer=ckpt,
+                        callbacks=standard_callbacks(run), progress=False)
+    assert result.interrupted and result.step == 8
+    assert ckpt.latest_step == 8
+    restored = Counter()
+    assert _checkpointer(run, restored).restore()
+    assert restored.total[0] == sum(range(8))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_eval_callback_keeps_the_best_and_stops_on_threshold():
+    scores = iter([1.0, 3.0, 2.0, 5.0, 6.0])
+    best = []
+    callback = EvalCallback(lambda: {"score": next(scores)}, "eval/score", every=2, threshold=5.0,
+                            on_best=lambda logs: best.append(logs["eval/score"]))
+    result = train_loop(lambda i: {"loss": 0.0}, total_steps=100, steps_per_epoch=1, callbacks=[callback], progress=False)
+    assert best == [1.0, 3.0, 5.0]
+    assert result.stopped_early and result.epochs == 8 and callback.reached_threshold
+    assert result.history[1]["eval/score"] == 1.0 and "eval/score" not in result.history[0]
