@@ -61,6 +61,16 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.history.append(dict(logs or {}))
 
 
+def _uses_batch_hooks(callback: keras.callbacks.Callback) -> bool:
+    """Whether a callback does anything per step; most act per epoch, and a per-step call to each costs
+    more than a fast RL step (TensorBoard writing per epoch only counts batches)."""
+    base = keras.callbacks.Callback
+    if isinstance(callback, keras.callbacks.TensorBoard) and callback.update_freq == "epoch" and not getattr(callback, "_should_trace", False):
+        return False
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    return any(getattr(type(callback), hook) is not getattr(base, hook) for hook in hooks)
+
+
 class _StopRequests:
     """Turns SIGINT/SIGTERM into a flag the loop checks between steps; a second Ctrl-C aborts at once."""
 
@@ -140,6 +150,7 @@ def train_loop(
     callback_list = keras.callbacks.CallbackList(
         [*callbacks, _EpochRecorder(result.history)], model=model, epochs=epochs, steps=steps_per_epoch, verbose=0
     )
+    batch_callbacks = [c for c in callback_list.callbacks if _uses_batch_hooks(c)]
     bar = _Progress(total_steps, start) if progress else None
 
     def save(step: int) -> None:
@@ -155,13 +166,15 @@ def train_loop(
             epoch_end = min((epoch + 1) * steps_per_epoch, total_steps)
             means = _EpochMeans()
             callback_list.on_epoch_begin(epoch)
-            while step < epoch_end and not stop.requested:
-                callback_list.on_train_batch_begin(step)
+            while step < epoch_end and not stop.requested and not model.stop_training:
+                for callback in batch_callbacks:
+                    callback.on_train_batch_begin(step)
                 logs = step_fn(step)
-                step += 1
                 if logs:
                     means.add(logs)
-                callback_list.on_train_batch_end(step - 1, logs)
+                for callback in batch_callbacks:
+                    callback.on_train_batch_end(step, logs)
+                step += 1
                 if bar is not None:
                     bar.update(step)
             if stop.requested and step < epoch_end:

@@ -64,7 +64,7 @@ def test_terminate_on_nan_stops_the_loop(tmp_path):
         return {"loss": math.nan if i >= 5 else 1.0}
 
     result = train_loop(step, total_steps=100, steps_per_epoch=5, callbacks=[keras.callbacks.TerminateOnNaN()], progress=False)
-    assert result.stopped_early and result.step == 10 and len(calls) == 10
+    assert result.stopped_early and result.step == 6 and len(calls) == 6  # stops right after the NaN step
 
 
 def test_early_stopping_works_unchanged(tmp_path):
