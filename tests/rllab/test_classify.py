@@ -86,3 +86,14 @@ def test_sigint_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path, data
     epochs = [row.split(",")[0] for row in metrics.read_text().splitlines()[1:]]
     assert epochs == [str(e) for e in range(finished + 1)]
     assert keras.models.load_model(run_dir / "artifacts" / "model.keras").count_params() == 101770
+
+
+def test_same_seed_gives_the_same_metrics(tmp_path, data_dir):
+    def metrics(name, seed):
+        config = ClassifierConfig(dataset="mnist", model="mlp", epochs=1, batch_size=64, validation_size=200, train_limit=1000)
+        train_classifier(config, run_dir=tmp_path / name, seed=seed, data_path=data_dir, verbose=0)
+        return [row.split(",")[:3] for row in (tmp_path / name / "metrics.csv").read_text().splitlines()]
+
+    first = metrics("a", 1)
+    assert first == metrics("b", 1)
+    assert first != metrics("c", 2)

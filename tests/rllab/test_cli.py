@@ -22,6 +22,17 @@ def _all_command_paths():
     return paths
 
 
+def _parser_at(path):
+    parser = build_parser()
+    for name in path:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    return parser
+
+
+def _flags(path):
+    return {s for a in _parser_at(path)._actions for s in a.option_strings}
+
+
 @pytest.mark.parametrize("path", _all_command_paths(), ids=lambda p: " ".join(p) or "rllab")
 def test_help_of_every_command_explains_every_flag(path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -29,10 +40,7 @@ def test_help_of_every_command_explains_every_flag(path, capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: rllab")
-    parser = build_parser()
-    for name in path:
-        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
-    for action in parser._actions:
+    for action in _parser_at(path)._actions:
         if action.option_strings and action.dest != "help":
             assert action.help, f"rllab {' '.join(path)} {action.option_strings[0]} has no help text"
 
@@ -45,17 +53,9 @@ def test_every_reserved_group_exists():
 def test_train_commands_follow_the_contract():
     for path in _all_command_paths():
         if path and path[-1] == "train":
-            parser = build_parser()
-            for name in path:
-                parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
-            flags = {s for a in parser._actions for s in a.option_strings}
-            assert {"--run-dir", "--seed", "--resume"} <= flags, path
+            assert {"--run-dir", "--seed", "--resume"} <= _flags(path), path
         if path and path[-1] == "eval":
-            parser = build_parser()
-            for name in path:
-                parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
-            flags = {s for a in parser._actions for s in a.option_strings}
-            assert {"--run-dir", "--json"} <= flags, path
+            assert {"--run-dir", "--json"} <= _flags(path), path
 
 
 def test_user_mistakes_are_one_line_errors_through_the_installed_command(tmp_path):
