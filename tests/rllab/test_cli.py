@@ -80,3 +80,18 @@ def test_run_folder_of_another_kind_is_refused(tmp_path, capsys):
     assert main(["classify", "eval", "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"rllab: error: '{tmp_path / 'run'}' is a 'tabular' run, not a 'classify' run"
+
+
+def test_scripts_are_thin_wrappers_over_the_cli():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    wrappers = sorted(p for p in (REPO / "scripts").glob("*.py") if not p.name.startswith("bench_"))
+    assert wrappers, "scripts/ has no command wrappers"
+    for script in wrappers:
+        result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60,
+                                env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+        assert result.returncode == 0, (script.name, result.stderr)
+        assert f"usage: rllab {script.stem}" in result.stdout, script.name
