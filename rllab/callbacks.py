@@ -66,14 +66,17 @@ def read_metrics_csv(path: str | os.PathLike) -> dict[str, list[float]]:
 class LossHistoryPlot(keras.callbacks.Callback):
     """Writes a PNG with one panel per logged numeric metric, after every ``every`` epochs and at the end.
 
+    ``every=None`` draws only at the end (a redraw costs a fraction of a second: too much per epoch
+    for a run of many short epochs).
+
     With ``csv_path`` (the run's metrics CSV) a resumed run plots its whole history, not only the
     epochs since the resume.
     """
 
-    def __init__(self, path: str | os.PathLike, *, every: int = 1, csv_path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike, *, every: int | None = 1, csv_path: str | os.PathLike | None = None):
         super().__init__()
         self.path = Path(path)
-        self.every = check_int("every", every, min_value=1)
+        self.every = None if every is None else check_int("every", every, min_value=1)
         self.csv_path = csv_path
         self.history: dict[str, list[float]] = {}
         self._epochs_seen = 0
@@ -93,7 +96,7 @@ class LossHistoryPlot(keras.callbacks.Callback):
             column = self.history.setdefault(key, [math.nan] * self._epochs_seen)
             column.append(numeric.get(key, math.nan))
         self._epochs_seen += 1
-        if self._epochs_seen % self.every == 0:
+        if self.every is not None and self._epochs_seen % self.every == 0:
             self._write()
 
     def on_train_end(self, logs=None):
@@ -210,7 +213,7 @@ def standard_callbacks(
     extra: Iterable[keras.callbacks.Callback] = (),
     csv_keys: Sequence[str] | None = None,
     plot: bool = True,
-    plot_every: int = 1,
+    plot_every: int | None = 1,
 ) -> list[keras.callbacks.Callback]:
     """The callbacks every run gets: NaN guard, metrics CSV, TensorBoard and the history plot.
 

@@ -1,0 +1,172 @@
+"""`DQNConfig`: the single source of every DQN hyperparameter, with per-env defaults.
+
+Kept free of TensorFlow so that the CLI can build its flags (one per field, help text = the field's
+docstring) without paying for the TensorFlow import.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+from rllab.checks import check_choice, check_float, check_int
+from rllab.errors import UsageError
+
+
+@dataclass
+class DQNConfig:
+    """Hyperparameters of one DQN run. Step counts are environment steps (transitions, all envs together)."""
+
+    env_id: str = "CartPole-v1"
+    """Gymnasium id of an env with a Box observation and Discrete actions."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for gymnasium.make (JSON object on the command line)."""
+    total_steps: int = 60_000
+    """Training budget in environment steps (see ENV_DEFAULTS for per-env budgets)."""
+    num_envs: int = 4
+    """Environment copies stepped together; one batched Q-network call chooses all their actions."""
+
+    network: str = "mlp"
+    """Q-network builder (agents.dqn.networks.NETWORKS)."""
+    hidden_units: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the MLP Q-network."""
+    dueling: bool = False
+    """Dueling head: Q = V + A - mean(A)."""
+    double_q: bool = True
+    """Double DQN: the online net picks the next action, the target net scores it."""
+    n_step: int = 3
+    """Rewards summed before bootstrapping (n-step returns)."""
+    gamma: float = 0.99
+    """Discount factor."""
+
+    buffer_size: int = 100_000
+    """Replay buffer capacity in transitions."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    learning_rate: float = 2.3e-3
+    """Adam learning rate at the start of training."""
+    final_learning_rate: float = 2.3e-4
+    """Learning rate reached by linear decay at total_steps (equal to learning_rate: no decay)."""
+    adam_epsilon: float = 1e-7
+    """Adam's epsilon."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
+    learning_starts: int = 1_000
+    """Environment steps of uniformly random actions before the first update."""
+    train_frequency: int = 256
+    """Environment steps between updates."""
+    gradient_steps: int = 128
+    """Gradient steps per update (run inside one compiled call)."""
+    target_update_interval: int = 128
+    """Gradient steps between target-network updates."""
+    tau: float = 1.0
+    """Target update weight: 1 copies the online net (hard update), < 1 is Polyak averaging."""
+
+    epsilon_start: float = 1.0
+    """Exploration rate at the start."""
+    epsilon_end: float = 0.04
+    """Exploration rate after the decay."""
+    exploration_fraction: float = 0.16
+    """Fraction of total_steps over which epsilon decays linearly."""
+
+    eval_interval: int = 2_000
+    """Environment steps between greedy evaluations (one epoch: metrics are logged at the same cadence)."""
+    eval_episodes: int = 20
+    """Greedy episodes per evaluation, run in parallel on a separate vector env."""
+    stop_threshold: float | None = None
+    """Stop once an evaluation's mean return reaches this (None: train for the whole budget)."""
+    stop_confirm_episodes: int = 100
+    """An evaluation reaching stop_threshold is extended to this many episodes and must still reach it."""
+    checkpoint_every_epochs: int = 5
+    """Evaluation epochs between checkpoints (one is always written at the end)."""
+    jit_compile: bool = True
+    """Compile the update and action steps with XLA."""
+
+    def validate(self) -> "DQNConfig":
+        """Check every field; a bad value is a `UsageError` naming it. Returns self."""
+        check_int("total_steps", self.total_steps, min_value=1)
+        check_int("num_envs", self.num_envs, min_value=1, max_value=1024)
+        if not self.hidden_units or any(int(u) < 1 for u in self.hidden_units):
+            raise UsageError(f"hidden_units must be positive integers, got {list(self.hidden_units)}")
+        check_int("n_step", self.n_step, min_value=1)
+        check_float("gamma", self.gamma, min_value=0.0, max_value=1.0)
+        check_int("buffer_size", self.buffer_size, min_value=self.num_envs)
+        check_int("batch_size", self.batch_size, min_value=1)
+        check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)
+        check_float("final_learning_rate", self.final_learning_rate, min_value=0.0, max_value=self.learning_rate)
+        check_float("adam_epsilon", self.adam_epsilon, min_value=0.0, min_inclusive=False)
+        check_float("max_grad_norm", self.max_grad_norm, min_value=0.0, min_inclusive=False)
+        check_int("learning_starts", self.learning_starts, min_value=0)
+        check_int("train_frequency", self.train_frequency, min_value=1)
+        check_int("gradient_steps", self.gradient_steps, min_value=1)
+        check_int("target_update_interval", self.target_update_interval, min_value=1)
+        check_float("tau", self.tau, min_value=0.0, max_value=1.0, min_inclusive=False)
+        check_float("epsilon_start", self.epsilon_start, min_value=0.0, max_value=1.0)
+        check_float("epsilon_end", self.epsilon_end, min_value=0.0, max_value=1.0)
+        check_float("exploration_fraction", self.exploration_fraction, min_value=0.0, max_value=1.0)
+        check_int("eval_interval", self.eval_interval, min_value=1)
+        check_int("eval_episodes", self.eval_episodes, min_value=1)
+        if self.stop_threshold is not None:
+            check_float("stop_threshold", self.stop_threshold)
+        check_int("stop_confirm_episodes", self.stop_confirm_episodes, min_value=1)
+        check_int("checkpoint_every_epochs", self.checkpoint_every_epochs, min_value=1)
+        from agents.dqn.networks import NETWORKS
+
+        check_choice("network", self.network, NETWORKS)
+        return self
+
+    @property
+    def iterations(self) -> int:
+        """Vector-env steps (each advances all num_envs copies) needed for total_steps."""
+        return -(-self.total_steps // self.num_envs)
+
+    @property
+    def iterations_per_epoch(self) -> int:
+        return max(1, -(-self.eval_interval // self.num_envs))
+
+
+# Per-env defaults, applied over the dataclass defaults and under anything given explicitly.
+# CartPole-v1 caps returns at 500, so an evaluation mean of 500 over eval_episodes greedy episodes
+# means every one of them balanced for the whole episode: training stops there (and the saved final
+# policy is that evaluated one). Other envs train for their whole budget unless --stop-threshold is given.
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {"total_steps": 60_000, "stop_threshold": 500.0},
+    "Acrobot-v1": {"total_steps": 100_000},
+}
+
+
+def config_for_env(env_id: str, overrides: Mapping[str, Any] | None = None) -> DQNConfig:
+    """Dataclass defaults, then ENV_DEFAULTS[env_id], then ``overrides`` (unknown keys are a `UsageError`)."""
+    overrides = dict(overrides or {})
+    known = {f.name for f in dataclasses.fields(DQNConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise UsageError(f"unknown DQN config keys {unknown}; known: {', '.join(sorted(known))}")
+    values = {**ENV_DEFAULTS.get(env_id, {}), **overrides, "env_id": env_id}
+    return config_from_dict(values)
+
+
+def config_from_dict(values: Mapping[str, Any]) -> DQNConfig:
+    """Rebuild a config from its JSON form (lists back to tuples); validates it."""
+    values = dict(values)
+    if "hidden_units" in values:
+        values["hidden_units"] = tuple(int(u) for u in values["hidden_units"])
+    known = {f.name for f in dataclasses.fields(DQNConfig)}
+    return DQNConfig(**{k: v for k, v in values.items() if k in known}).validate()
+
+
+@lru_cache(maxsize=None)
+def field_docs() -> dict[str, str]:
+    """Each field's docstring (the string literal under it), read from this module's source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(DQNConfig)))
+    body = tree.body[0].body
+    docs = {}
+    for statement, following in zip(body, body[1:]):
+        if (isinstance(statement, ast.AnnAssign) and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
+            docs[statement.target.id] = following.value.value
+    return docs

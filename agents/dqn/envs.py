@@ -1,0 +1,158 @@
+"""Environment factory: validated Gymnasium vector environments for DQN.
+
+DQN needs a ``Box`` observation and a ``Discrete`` action space; anything else is a one-line
+`UsageError` naming the space. Vector envs use same-step autoreset: when an episode ends, ``step``
+already returns the first observation of the next episode and puts the true last observation in
+``info["final_obs"]`` -- see `true_next_obs`. That keeps the reset observation out of the replay buffer
+and lets a checkpoint capture the whole env state without a pending-reset flag.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import numpy as np
+
+from rllab.checks import check_int
+from rllab.errors import UsageError
+
+
+def make_env(env_id: str, *, render_mode: str | None = None, env_kwargs: dict | None = None):
+    """One Gymnasium env, with an unknown id or bad space reported as a one-line `UsageError`."""
+    import gymnasium as gym
+
+    try:
+        # render_mode only when asked for: envs without rendering need not accept the keyword.
+        render = {"render_mode": render_mode} if render_mode else {}
+        env = gym.make(env_id, **render, **(env_kwargs or {}))
+    except gym.error.Error as exc:  # unknown id, bad version, missing extra
+        raise UsageError(f"cannot make env {env_id!r}: {str(exc).splitlines()[0]}") from None
+    except TypeError as exc:  # an env_kwargs key the env does not take
+        raise UsageError(f"cannot make env {env_id!r} with {env_kwargs}: {exc}") from None
+    validate_spaces(env_id, env.observation_space, env.action_space)
+    return env
+
+
+def validate_spaces(env_id: str, observation_space, action_space) -> None:
+    """Raise `UsageError` unless the observation space is a Box and the action space Discrete."""
+    from gymnasium import spaces
+
+    if not isinstance(action_space, spaces.Discrete):
+        raise UsageError(f"DQN needs a Discrete action space; {env_id} has {action_space}")
+    if not isinstance(observation_space, spaces.Box):
+        raise UsageError(f"DQN needs a Box observation space; {env_id} has {observation_space}")
+
+
+def make_vec_env(
+    env_id: str,
+    num_envs: int,
+    seed: int | None = None,
+    *,
+    env_kwargs: dict | None = None,
+    asynchronous: bool = False,
+    wrap: Callable | None = None,
+):
+    """``num_envs`` copies of ``env_id`` in a Gymnasium vector env with same-step autoreset.
+
+    ``seed`` seeds env ``i`` with ``seed + i`` (first reset is up to the caller: ``reset(seed=seed)``).
+    ``wrap(env) -> env`` is applied to each copy (the hook for Atari preprocessing).
+    ``asynchronous`` runs the copies in subprocesses: worth it only for slow envs (Atari), not classic control.
+    """
+    import gymnasium as gym
+
+    num_envs = check_int("num_envs", num_envs, min_value=1)
+    make_env(env_id, env_kwargs=env_kwargs).close()  # validates the id and spaces before any subprocess starts
+
+    def make_one():
+        env = gym.make(env_id, **(env_kwargs or {}))
+        return wrap(env) if wrap else env
+
+    vector_cls = gym.vector.AsyncVectorEnv if asynchronous else gym.vector.SyncVectorEnv
+    envs = vector_cls([make_one] * num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    validate_spaces(env_id, envs.single_observation_space, envs.single_action_space)  # the spaces after `wrap`
+    return envs
+
+
+def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndarray:
+    """The observation each env actually reached: ``info["final_obs"]`` where its episode just ended.
+
+    With same-step autoreset ``next_obs`` already holds the reset observation of the next episode for
+    those envs; storing it as the successor would teach the agent a transition that never happened.
+    """
+    if not np.any(done):
+        return next_obs
+    real = next_obs.copy()
+    for env in np.flatnonzero(done):
+        real[env] = info["final_obs"][env]
+    return real
+
+
+# --- exact env snapshots for checkpoint/resume ------------------------------------------------------------
+# A resumed run only matches an uninterrupted one if every env continues from the same physics state,
+# step count and RNG. Classic-control envs keep their physics in ``unwrapped.state`` (a NumPy array);
+# envs without such a state (Atari) cannot be snapshotted this way, and `env_snapshot` returns None.
+
+
+def _rng_to_json(generator: np.random.Generator) -> str:
+    return json.dumps(generator.bit_generator.state)
+
+
+def _rng_from_json(generator: np.random.Generator, text: str) -> None:
+    generator.bit_generator.state = json.loads(text)
+
+
+def rng_state_array(generator: np.random.Generator) -> np.ndarray:
+    """A NumPy RNG's full state as a unicode array (checkpointable without pickle)."""
+    return np.asarray(_rng_to_json(generator))
+
+
+def set_rng_state_array(generator: np.random.Generator, state: np.ndarray) -> None:
+    _rng_from_json(generator, str(state))
+
+
+def env_snapshot(vec_env) -> dict[str, np.ndarray] | None:
+    """Physics state, elapsed steps and RNG of every copy in a SyncVectorEnv, or None if unsupported."""
+    sub_envs = getattr(vec_env, "envs", None)
+    if sub_envs is None:
+        return None
+    physics, elapsed, rngs = [], [], []
+    for env in sub_envs:
+        state = getattr(env.unwrapped, "state", None)
+        if not isinstance(state, np.ndarray):
+            return None
+        physics.append(np.asarray(state, dtype=np.float64))
+        elapsed.append(_elapsed_steps(env))
+        rngs.append(_rng_to_json(env.unwrapped.np_random))
+    return {
+        "env/physics": np.stack(physics),
+        "env/elapsed_steps": np.asarray(elapsed, dtype=np.int64),
+        "env/rng": np.asarray(rngs),
+    }
+
+
+def restore_env_snapshot(vec_env, state: dict[str, np.ndarray]) -> None:
+    for index, env in enumerate(vec_env.envs):
+        env.unwrapped.state = state["env/physics"][index].copy()
+        _set_elapsed_steps(env, int(state["env/elapsed_steps"][index]))
+        _rng_from_json(env.unwrapped.np_random, str(state["env/rng"][index]))
+
+
+def _time_limit(env):
+    from gymnasium.wrappers import TimeLimit
+
+    while env is not None:
+        if isinstance(env, TimeLimit):
+            return env
+        env = getattr(env, "env", None)
+    return None
+
+
+def _elapsed_steps(env) -> int:
+    limit = _time_limit(env)
+    return -1 if limit is None else int(limit._elapsed_steps or 0)
+
+
+def _set_elapsed_steps(env, steps: int) -> None:
+    limit = _time_limit(env)
+    if limit is not None:
+        limit._elapsed_steps = steps
