@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--runs-root", default=None, help="where run folders go (default: a temporary folder)")
     args = parser.parse_args()
 
+    load_start = os.getloadavg()
     root = args.runs_root or tempfile.mkdtemp(prefix="bench_classify_")
     rows = []
     for case in args.cases:
@@ -52,7 +53,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['dataset']} | {r['model']} | {r['seed']} | {r['epochs']} | {r['test_accuracy']:.4f} | "
               f"{r['seconds_per_epoch']:.1f} | {r['train_seconds']:.0f} | {r['target']} | {r['target_met']} |")
-    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_end": os.getloadavg()}, "results": rows}
+    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_start": load_start, "load_avg_end": os.getloadavg()}, "results": rows}
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwrote {args.out}")
