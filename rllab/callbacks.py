@@ -13,6 +13,7 @@ import numpy as np
 
 from rllab import plotting
 from rllab.checks import check_choice, check_int
+from rllab.metrics import read_metrics_csv
 
 
 class MetricsCSVLogger(keras.callbacks.CSVLogger):
@@ -46,23 +47,6 @@ class MetricsCSVLogger(keras.callbacks.CSVLogger):
         super().on_epoch_end(epoch, logs)
 
 
-def read_metrics_csv(path: str | os.PathLike) -> dict[str, list[float]]:
-    """Columns of a metrics CSV as float lists (``NA`` and non-numbers become NaN)."""
-    columns: dict[str, list[float]] = {}
-    path = Path(path)
-    if not path.is_file():
-        return columns
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            for key, value in row.items():
-                try:
-                    number = float(value)
-                except (TypeError, ValueError):
-                    number = math.nan
-                columns.setdefault(key, []).append(number)
-    return columns
-
-
 class LossHistoryPlot(keras.callbacks.Callback):
     """Writes a PNG with one panel per logged numeric metric, after every ``every`` epochs and at the end.
 
@@ -87,7 +71,7 @@ class LossHistoryPlot(keras.callbacks.Callback):
         if self.csv_path is not None:
             past = read_metrics_csv(self.csv_path)
             past.pop("epoch", None)
-            self.history = {k: v for k, v in past.items() if not all(math.isnan(x) for x in v)}
+            self.history = {k: list(v) for k, v in past.items() if not np.isnan(v).all()}
             self._epochs_seen = max((len(v) for v in self.history.values()), default=0)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -99,7 +99,8 @@ def train_classifier(
     """
     import keras
 
-    from rllab.callbacks import EpochCheckpoint, EpochTimer, read_metrics_csv, standard_callbacks
+    from rllab.callbacks import EpochCheckpoint, EpochTimer, standard_callbacks
+    from rllab.metrics import read_metrics_csv
     from rllab.checkpoints import Checkpointer
     from rllab.seeding import seed_everything
 

@@ -1,0 +1,107 @@
+"""The one interface of every tabular learner, and the episode loop that drives it.
+
+A learner is told, in order::
+
+    agent.begin_episode(episode)                 # schedules move (epsilon, step size)
+    action = agent.act(state)                    # behaviour policy
+    agent.update(state, action, reward, next_state, terminated, truncated)   # after every step
+    ...
+    agent.end_episode()                          # Monte Carlo learns here
+
+``terminated`` means the task ended (no value after it); ``truncated`` means a time limit cut the
+episode (the next state still has a value, so targets bootstrap from it).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from agents.tabular.config import ControlConfig
+
+
+class Agent:
+    """Shared state of the learners: the Q table, the schedules and the epsilon-greedy behaviour."""
+
+    def __init__(self, n_states: int, n_actions: int, config: ControlConfig, rng: np.random.Generator):
+        self.n_states = n_states
+        self.n_actions = n_actions
+        self.config = config
+        self.gamma = config.gamma
+        self.rng = rng
+        self.q = np.full((n_states, n_actions), config.initial_q, dtype=np.float64)
+        self.epsilon = config.epsilon(0)
+        self.step_size = config.step_size(0)
+
+    # -- the interface -------------------------------------------------------------------------
+    def begin_episode(self, episode: int) -> None:
+        self.epsilon = self.config.epsilon(episode)
+        self.step_size = self.config.step_size(episode)
+
+    def act(self, state: int) -> int:
+        return self.epsilon_greedy(self.q, state)
+
+    def update(self, state: int, action: int, reward: float, next_state: int, terminated: bool, truncated: bool) -> None:
+        raise NotImplementedError
+
+    def end_episode(self) -> None:
+        pass
+
+    def greedy_q(self) -> np.ndarray:
+        """The table whose argmax is the learned policy."""
+        return self.q
+
+    # -- checkpoints: every array that a resumed run needs -------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {"q": self.q}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, value in self.state_arrays().items():
+            value[...] = arrays[name]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def epsilon_greedy(self, q: np.ndarray, state: int) -> int:
+        """Random action with probability epsilon, else a greedy one (ties broken at random, so
+        that an all-equal fresh table does not always pick action 0)."""
+        if self.epsilon > 0 and self.rng.random() < self.epsilon:
+            return int(self.rng.integers(self.n_actions))
+        row = q[state]
+        best = np.flatnonzero(row == row.max())
+        return int(best[0]) if best.size == 1 else int(best[self.rng.integers(best.size)])
+
+    def behaviour_probability(self, q: np.ndarray, state: int, action: int) -> float:
+        """Probability that `epsilon_greedy` picks ``action`` in ``state``."""
+        row = q[state]
+        best = row == row.max()
+        greedy_share = (1.0 - self.epsilon) / best.sum() if best[action] else 0.0
+        return greedy_share + self.epsilon / self.n_actions
+
+    def expected_value(self, q: np.ndarray, state: int) -> float:
+        """Value of ``state`` under the epsilon-greedy policy of ``q``."""
+        row = q[state]
+        return float((1.0 - self.epsilon) * row.max() + self.epsilon * row.mean())
+
+
+def run_episode(env, agent: Agent, episode: int, *, start: Callable[[], int] | None = None,
+                seed: int | None = None) -> tuple[float, int]:
+    """Play one training episode; returns (undiscounted return, steps).
+
+    ``start()``, called after the reset, may move the env to another state and returns it
+    (exploring starts).
+    """
+    agent.begin_episode(episode)
+    state = env.reset(seed=seed)
+    if start is not None:
+        state = start()
+    total, steps = 0.0, 0
+    while True:
+        action = agent.act(state)
+        next_state, reward, terminated, truncated = env.step(action)
+        agent.update(state, action, reward, next_state, terminated, truncated)
+        total += reward
+        steps += 1
+        if terminated or truncated:
+            break
+        state = next_state
+    agent.end_episode()
+    return total, steps

@@ -1,0 +1,157 @@
+"""Monte Carlo methods: first-/every-visit prediction and three control methods.
+
+* ``mc``: on-policy control with an epsilon-soft (epsilon-greedy) policy;
+* ``mc-es``: exploring starts -- every episode begins in a random state with a random first
+  action (the env's state is set directly; see `agents.tabular.envs.set_state`), then acts
+  epsilon-greedily (epsilon 0 is the textbook's greedy policy);
+* ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
+  greedy (ties shared evenly), and each return is weighted by prod pi/b (S&B section 5.7).
+
+Returns are computed backwards at the end of the episode. If a time limit *truncated* the
+episode, the return of its last state starts from that state's value (bootstrapped from Q) rather
+than from 0: the task would have gone on, and cutting it would teach "time runs out" that the
+state does not show.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from agents.tabular.agent import Agent
+
+
+class MonteCarloControl(Agent):
+    """On-policy first-visit (or every-visit) Monte Carlo control with an epsilon-soft policy."""
+
+    def __init__(self, n_states, n_actions, config, rng):
+        super().__init__(n_states, n_actions, config, rng)
+        self.visits = np.zeros((n_states, n_actions), dtype=np.float64)  # N(s, a) for sample averages
+        self.episode: list[tuple[int, int, float]] = []
+        self.tail_value = 0.0
+        self.first_action_random = False
+
+    def begin_episode(self, episode):
+        super().begin_episode(episode)
+        self.episode = []
+        self.tail_value = 0.0
+
+    def act(self, state):
+        if self.first_action_random and not self.episode:
+            return int(self.rng.integers(self.n_actions))
+        return self.epsilon_greedy(self.q, state)
+
+    def update(self, state, action, reward, next_state, terminated, truncated):
+        self.episode.append((state, action, reward))
+        if truncated and not terminated:
+            self.tail_value = self.bootstrap_value(next_state)
+
+    def bootstrap_value(self, state: int) -> float:
+        """Value of the state a time limit cut the episode in (the policy being learned)."""
+        return self.expected_value(self.q, state)
+
+    def end_episode(self):
+        first = first_visit_flags(self.episode) if self.config.first_visit else None
+        g = self.tail_value
+        for t in range(len(self.episode) - 1, -1, -1):
+            state, action, reward = self.episode[t]
+            g = reward + self.gamma * g
+            if first is not None and not first[t]:
+                continue
+            self.visits[state, action] += 1
+            alpha = max(1.0 / self.visits[state, action], self.step_size) if self.config.sample_average else self.step_size
+            self.q[state, action] += alpha * (g - self.q[state, action])
+
+    def state_arrays(self):
+        return {"q": self.q, "visits": self.visits}
+
+
+class ExploringStartsMC(MonteCarloControl):
+    """Monte Carlo ES: the training loop starts each episode in a random state; the first action is random."""
+
+    def __init__(self, n_states, n_actions, config, rng):
+        super().__init__(n_states, n_actions, config, rng)
+        self.first_action_random = True
+
+    def bootstrap_value(self, state):
+        return float(self.q[state].max())
+
+
+class OffPolicyMC(MonteCarloControl):
+    """Off-policy Monte Carlo control with weighted importance sampling (greedy target policy)."""
+
+    def __init__(self, n_states, n_actions, config, rng):
+        super().__init__(n_states, n_actions, config, rng)
+        self.weights = np.zeros((n_states, n_actions), dtype=np.float64)  # C(s, a): cumulative IS weights
+        self.behaviour_probs: list[float] = []
+
+    def begin_episode(self, episode):
+        super().begin_episode(episode)
+        self.behaviour_probs = []
+
+    def act(self, state):
+        action = self.epsilon_greedy(self.q, state)
+        self.behaviour_probs.append(self.behaviour_probability(self.q, state, action))
+        return action
+
+    def bootstrap_value(self, state):
+        return float(self.q[state].max())
+
+    def end_episode(self):
+        g, weight = self.tail_value, 1.0
+        for t in range(len(self.episode) - 1, -1, -1):
+            state, action, reward = self.episode[t]
+            g = reward + self.gamma * g
+            self.weights[state, action] += weight
+            # Weighted IS averages with W / C(s, a); as for on-policy averages, step_size is a floor so the
+            # heavy weights of early, more random episodes are eventually forgotten.
+            alpha = max(weight / self.weights[state, action], self.step_size) if self.config.sample_average \
+                else self.step_size * weight
+            self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
+            row = self.q[state]
+            if row[action] < row.max():
+                break  # the greedy target policy would not have taken it: earlier steps get weight 0
+            # The target policy splits evenly among tied best actions (sparse rewards leave many ties),
+            # so pi(a|s) = 1 / ties rather than "1 for the lowest index".
+            weight *= (1.0 / np.count_nonzero(row == row.max())) / self.behaviour_probs[t]
+
+    def state_arrays(self):
+        return {"q": self.q, "visits": self.visits, "weights": self.weights}
+
+
+MC_AGENTS = {"mc": MonteCarloControl, "mc-es": ExploringStartsMC, "mc-off-policy": OffPolicyMC}
+
+
+def first_visit_flags(episode: list[tuple[int, int, float]]) -> list[bool]:
+    """For each step, whether its (state, action) occurs there for the first time in the episode."""
+    seen: set[tuple[int, int]] = set()
+    flags = []
+    for state, action, _ in episode:
+        flags.append((state, action) not in seen)
+        seen.add((state, action))
+    return flags
+
+
+def mc_prediction(env, policy: np.ndarray, *, episodes: int, gamma: float = 1.0, first_visit: bool = True,
+                  rng: np.random.Generator | None = None, seed: int | None = None) -> np.ndarray:
+    """Monte Carlo estimate of V for a fixed policy ((S,) actions or (S, A) probabilities), by averaging returns."""
+    rng = rng or np.random.default_rng(seed)
+    policy = np.asarray(policy)
+    totals, counts = np.zeros(env.n_states), np.zeros(env.n_states)
+    for episode in range(episodes):
+        state = env.reset(seed=seed if episode == 0 else None)
+        trajectory = []
+        while True:
+            action = int(policy[state]) if policy.ndim == 1 else int(rng.choice(env.n_actions, p=policy[state]))
+            next_state, reward, terminated, truncated = env.step(action)
+            trajectory.append((state, 0, reward))
+            if terminated or truncated:
+                break
+            state = next_state
+        first = first_visit_flags(trajectory) if first_visit else [True] * len(trajectory)
+        g = 0.0
+        for t in range(len(trajectory) - 1, -1, -1):
+            state, _, reward = trajectory[t]
+            g = reward + gamma * g
+            if first[t]:
+                totals[state] += g
+                counts[state] += 1
+    return np.divide(totals, counts, out=np.zeros_like(totals), where=counts > 0)

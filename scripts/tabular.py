@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""``python scripts/tabular.py ARGS`` is ``rllab tabular ARGS`` (train / solve / eval / plot)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from rllab.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["tabular", *sys.argv[1:]]))

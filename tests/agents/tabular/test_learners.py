@@ -1,0 +1,90 @@
+"""Each learner on tiny hand-solved MDPs: converges to the known Q, handles truncation, reproduces."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.tabular.agent import run_episode
+from agents.tabular.config import TD_ALGOS, MCConfig, Schedule, TDConfig
+from agents.tabular.envs import exploring_start, make_tabular_env
+from agents.tabular.mc import first_visit_flags, mc_prediction
+from agents.tabular.td import td0_prediction
+from agents.tabular.train import make_agent
+
+# Registered by this folder's conftest.py (ChainEnv, LoopEnv); chain_q_star there uses the same GAMMA.
+CHAIN_ID, LOOP_ID, GAMMA = "rllabtest/TabularChain-v0", "rllabtest/TabularLoop-v0", 0.9
+
+ALL = ("q-learning", "sarsa", "expected-sarsa", "double-q", "mc", "mc-es", "mc-off-policy")
+
+
+def _config(algo: str, env: str, episodes: int, **fields):
+    cls = MCConfig if algo.startswith("mc") else TDConfig
+    return cls(algo=algo, env=env, episodes=episodes, **fields)
+
+
+def _train(config, seed=0):
+    env = make_tabular_env(config.env, max_episode_steps=config.max_episode_steps)
+    rng = np.random.default_rng(seed)
+    agent = make_agent(config, env.n_states, env.n_actions, rng)
+    start = (lambda: exploring_start(env, rng)) if config.algo == "mc-es" else None
+    for episode in range(config.episodes):
+        run_episode(env, agent, episode, start=start, seed=seed if episode == 0 else None)
+    return agent
+
+
+@pytest.mark.parametrize("algo", ALL)
+def test_learner_converges_to_the_known_q_on_a_deterministic_chain(algo, chain_q_star):
+    # Exploration decays to 0, so on-policy methods too end up valuing the greedy policy.
+    config = _config(algo, CHAIN_ID, 3000, gamma=GAMMA, epsilon=Schedule("linear", 1.0, 0.0, 2000),
+                     step_size=Schedule("linear", 0.5, 0.05, 3000))
+    agent = _train(config)
+    q = agent.greedy_q()
+    # Monte Carlo keeps the returns of earlier, more exploring policies in entries the greedy policy
+    # stops visiting (Q(0, stay)), hence its looser tolerance.
+    np.testing.assert_allclose(q, chain_q_star, atol=0.03 if algo in TD_ALGOS else 0.05)
+    assert q.argmax(axis=1).tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("algo", ALL)
+def test_a_time_limit_cut_bootstraps_instead_of_ending_the_return(algo):
+    """LoopEnv only truncates (after 5 steps, reward 1 each): the true value is 1 / (1 - gamma) = 2.
+    Treating the cut as a termination would give at most 1 + 0.5 + ... (5 terms) = 1.9375."""
+    config = _config(algo, LOOP_ID, 400, gamma=0.5, epsilon=0.0, step_size=Schedule("linear", 0.5, 0.01, 400))
+    agent = _train(config)
+    assert agent.greedy_q()[0, 0] == pytest.approx(2.0, abs=0.01)
+
+
+def test_seeded_training_reproduces_exactly_and_seeds_differ():
+    config = _config("q-learning", "FrozenLake-v1", 300, gamma=0.99, epsilon=0.5)
+    first, again, other = _train(config, seed=3), _train(config, seed=3), _train(config, seed=4)
+    np.testing.assert_array_equal(first.q, again.q)
+    assert not np.array_equal(first.q, other.q)
+
+
+def test_td0_and_mc_prediction_agree_with_the_exact_values():
+    env = make_tabular_env(CHAIN_ID)
+    always_right = np.array([1, 1])
+    # Deterministic chain, policy "right": V(1) = 1, V(0) = gamma.
+    np.testing.assert_allclose(td0_prediction(env, always_right, episodes=200, step_size=0.5, gamma=GAMMA, seed=0),
+                               [GAMMA, 1.0], atol=1e-6)
+    np.testing.assert_allclose(mc_prediction(env, always_right, episodes=20, gamma=GAMMA, seed=0), [GAMMA, 1.0])
+    # A stochastic policy (right with probability 0.5): V(1) = 0.5 + 0.5 g V(1) -> 1 / (2 - g); V(0) = g V(1) / (2 - g).
+    half = np.full((2, 2), 0.5)
+    v1 = 1 / (2 - GAMMA)
+    expected = [GAMMA * v1 / (2 - GAMMA), v1]
+    for first_visit in (True, False):
+        estimate = mc_prediction(env, half, episodes=3000, gamma=GAMMA, first_visit=first_visit, seed=1)
+        np.testing.assert_allclose(estimate, expected, atol=0.03)
+
+
+def test_first_visit_flags_mark_repeated_pairs():
+    episode = [(0, 1, 0.0), (1, 0, 0.0), (0, 1, 0.0), (0, 0, 1.0)]
+    assert first_visit_flags(episode) == [True, True, False, True]
+
+
+def test_schedules():
+    assert Schedule("constant", 0.3, 0.0, 10)(99) == 0.3
+    linear = Schedule("linear", 1.0, 0.0, 10)
+    assert [linear(e) for e in (0, 5, 10, 20)] == [1.0, 0.5, 0.0, 0.0]
+    exponential = Schedule("exponential", 1.0, 0.01, 2)
+    assert exponential(1) == pytest.approx(0.1) and exponential(5) == pytest.approx(0.01)
