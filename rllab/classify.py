@@ -34,7 +34,7 @@ class ClassifierConfig:
     model: str = "mlp"
     """``mlp``: Flatten → Dense(128, relu) → Dense(10), the Keras tutorial's model; ``cnn``: three conv blocks (32, 64, 128 filters) → Dense(128) (`build_small_cnn`)."""
     epochs: int | None = None
-    """Passes over the training set (default: 10 for mlp, 12 for cnn)."""
+    """Passes over the training set (default: 10, as in the Keras tutorial)."""
     batch_size: int | None = None
     """Images per gradient step (default: 32 for mlp, as in the tutorial; 128 for cnn)."""
     learning_rate: float = 1e-3
@@ -47,7 +47,7 @@ class ClassifierConfig:
     def __post_init__(self):
         check_choice("model", self.model, MODELS)
         get_dataset(self.dataset)
-        defaults = {"mlp": (10, 32), "cnn": (12, 128)}[self.model]
+        defaults = {"mlp": (10, 32), "cnn": (10, 128)}[self.model]
         self.epochs = check_int("epochs", defaults[0] if self.epochs is None else self.epochs, min_value=1)
         self.batch_size = check_int("batch_size", defaults[1] if self.batch_size is None else self.batch_size, min_value=1)
         self.learning_rate = check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)

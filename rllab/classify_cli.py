@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     train.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
                        help="mlp: Flatten-Dense(128)-Dense(10), the Keras tutorial; cnn: small conv net (default: mlp)")
     train.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                       help="passes over the training set (default: 10 for mlp, 12 for cnn); with --resume, the new total")
+                       help="passes over the training set (default: 10); with --resume, the new total")
     train.add_argument("--batch-size", type=positive_int, default=None, metavar="N", help="images per step (default: 32 mlp, 128 cnn)")
     train.add_argument("--learning-rate", type=positive_float, default=1e-3, metavar="LR", help="Adam step size (default: 0.001)")
     train.add_argument("--validation-size", type=nonneg_int, default=5000, metavar="N",
