@@ -100,24 +100,26 @@ def train_classifier(
     import keras
 
     from rllab.callbacks import EpochCheckpoint, EpochTimer, standard_callbacks
-    from rllab.metrics import read_metrics_csv
     from rllab.checkpoints import Checkpointer
+    from rllab.metrics import read_metrics_csv
     from rllab.seeding import seed_everything
 
-    if config is None and not resume:
-        raise UsageError("a new run needs a ClassifierConfig")
-    run = Run.create("classify", RUN_KIND, config or {}, seed=seed, run_dir=run_dir, resume=resume)
     if resume:
+        run = Run.create("classify", RUN_KIND, {}, seed=seed, run_dir=run_dir, resume=True)
         if run.artifact(RESULTS_FILE).exists() and epochs_override is None:
             raise UsageError(f"run {str(run.path)!r} already finished; pass --epochs to train it further")
-        config = ClassifierConfig(**run.config)
-        seed = run.seed
+        config, seed = ClassifierConfig(**run.config), run.seed
+    elif config is None:
+        raise UsageError("a new run needs a ClassifierConfig")
     if epochs_override is not None:
         config = dataclasses.replace(config, epochs=epochs_override)
-    seed_everything(seed)
-
+    # Load (and validate) the data before a new run folder exists, so a missing dataset leaves nothing behind.
     (x_train, y_train), (x_test, y_test) = get_dataset(config.dataset).load(data_path)
     (x_fit, y_fit), validation = _split(config, x_train, y_train)
+    if not resume:
+        run = Run.create("classify", RUN_KIND, config, seed=seed, run_dir=run_dir)
+    seed_everything(seed)
+
     x_fit = to_inputs(x_fit)
     validation_data = None if validation is None else (to_inputs(validation[0]), validation[1])
 

@@ -97,3 +97,9 @@ def test_same_seed_gives_the_same_metrics(tmp_path, data_dir):
     first = metrics("a", 1)
     assert first == metrics("b", 1)
     assert first != metrics("c", 2)
+
+
+def test_missing_data_leaves_no_run_folder_behind(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        train_classifier(ClassifierConfig(dataset="mnist"), run_dir=tmp_path / "run", data_path=tmp_path / "nowhere.npz")
+    assert not (tmp_path / "run").exists()
