@@ -1,6 +1,8 @@
 """Shared Keras model builders with validated arguments."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Sequence
 
 import keras
@@ -97,3 +99,12 @@ def build_small_cnn(
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(num_outputs, name="outputs")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    """``model.save`` to a temporary ``.keras`` sibling, then rename: never a half-written model file."""
+    path = Path(path)
+    partial = path.with_name(path.stem + ".partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+    return path

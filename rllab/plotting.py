@@ -56,7 +56,7 @@ def plot_curves(
     ax.grid(alpha=0.3)
     if series:
         ax.legend(loc="best", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_metric_panels(path: str | os.PathLike, history: Mapping[str, Sequence[float]], *, xlabel: str = "epoch") -> Path:
@@ -74,7 +74,7 @@ def plot_metric_panels(path: str | os.PathLike, history: Mapping[str, Sequence[f
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_grid(images: np.ndarray, *, ncols: int | None = None, pad: int = 2) -> np.ndarray:
@@ -121,10 +121,11 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: int 
     return path
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
     from rllab.runs import atomic_write
 
     fig.tight_layout()
-    out = atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    out = atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)
     plt().close(fig)
     return out

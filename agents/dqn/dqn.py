@@ -18,7 +18,6 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Iterable
 
 import gymnasium as gym
@@ -32,8 +31,6 @@ from agents.dqn.envs import (
     make_env,
     make_vec_env,
     restore_env_snapshot,
-    rng_state_array,
-    set_rng_state_array,
     true_next_obs,
 )
 from agents.dqn.networks import build_q_network
@@ -42,8 +39,9 @@ from rllab.callbacks import EvalCallback, standard_callbacks
 from rllab.checkpoints import Checkpointer
 from rllab.errors import UsageError
 from rllab.loop import train_loop
+from rllab.models import save_model_atomic
 from rllab.runs import Run
-from rllab.seeding import seed_everything
+from rllab.seeding import rng_state, seed_everything, set_rng_state
 
 RUN_KIND = "dqn"
 FINAL_MODEL = "q_network.keras"
@@ -127,14 +125,6 @@ def return_stats(returns: np.ndarray) -> dict[str, float]:
         "min_return": float(np.min(returns)),
         "max_return": float(np.max(returns)),
     }
-
-
-def save_model_atomic(model: keras.Model, path: Path) -> Path:
-    """``model.save`` to a temporary ``.keras`` file, then rename: never a half-written model."""
-    partial = path.with_name(path.stem + ".partial.keras")
-    model.save(partial)
-    os.replace(partial, path)
-    return path
 
 
 # --- 2. the agent -----------------------------------------------------------------------------------------
@@ -315,7 +305,7 @@ class DQNAgent:
             "agent/counters": np.array([self.env_steps, self.update_rounds, self.best_step, self.first_solved_step,
                                         self.last_eval[1], self.reached_stop_threshold], dtype=np.int64),
             "agent/scores": np.array([self.best_score, self.last_eval[0]], dtype=np.float64),
-            "agent/rng": rng_state_array(self.rng),
+            "agent/rng": rng_state(self.rng),
             **self.buffer.state_dict(),
             **self.n_step.state_dict(),
         }
@@ -332,7 +322,7 @@ class DQNAgent:
         self.reached_stop_threshold = bool(reached_stop_threshold)
         self.best_score, last_score = (float(v) for v in state["agent/scores"])
         self.last_eval = (last_score, last_step)
-        set_rng_state_array(self.rng, state["agent/rng"])
+        set_rng_state(self.rng, state["agent/rng"])
         self.buffer.load_state_dict(state)
         self.n_step.load_state_dict(state)
         if "env/physics" in state:

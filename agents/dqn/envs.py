@@ -8,13 +8,13 @@ and lets a checkpoint capture the whole env state without a pending-reset flag.
 """
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import numpy as np
 
 from rllab.checks import check_int
 from rllab.errors import UsageError
+from rllab.seeding import rng_state, set_rng_state
 
 
 def make_env(env_id: str, *, render_mode: str | None = None, env_kwargs: dict | None = None):
@@ -93,23 +93,6 @@ def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndar
 # envs without such a state (Atari) cannot be snapshotted this way, and `env_snapshot` returns None.
 
 
-def _rng_to_json(generator: np.random.Generator) -> str:
-    return json.dumps(generator.bit_generator.state)
-
-
-def _rng_from_json(generator: np.random.Generator, text: str) -> None:
-    generator.bit_generator.state = json.loads(text)
-
-
-def rng_state_array(generator: np.random.Generator) -> np.ndarray:
-    """A NumPy RNG's full state as a unicode array (checkpointable without pickle)."""
-    return np.asarray(_rng_to_json(generator))
-
-
-def set_rng_state_array(generator: np.random.Generator, state: np.ndarray) -> None:
-    _rng_from_json(generator, str(state))
-
-
 def env_snapshot(vec_env) -> dict[str, np.ndarray] | None:
     """Physics state, elapsed steps and RNG of every copy in a SyncVectorEnv, or None if unsupported."""
     sub_envs = getattr(vec_env, "envs", None)
@@ -122,7 +105,7 @@ def env_snapshot(vec_env) -> dict[str, np.ndarray] | None:
             return None
         physics.append(np.asarray(state, dtype=np.float64))
         elapsed.append(_elapsed_steps(env))
-        rngs.append(_rng_to_json(env.unwrapped.np_random))
+        rngs.append(str(rng_state(env.unwrapped.np_random)))
     return {
         "env/physics": np.stack(physics),
         "env/elapsed_steps": np.asarray(elapsed, dtype=np.int64),
@@ -134,7 +117,7 @@ def restore_env_snapshot(vec_env, state: dict[str, np.ndarray]) -> None:
     for index, env in enumerate(vec_env.envs):
         env.unwrapped.state = state["env/physics"][index].copy()
         _set_elapsed_steps(env, int(state["env/elapsed_steps"][index]))
-        _rng_from_json(env.unwrapped.np_random, str(state["env/rng"][index]))
+        set_rng_state(env.unwrapped.np_random, state["env/rng"][index])
 
 
 def _time_limit(env):

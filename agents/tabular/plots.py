@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rllab.plotting import moving_average, plt
+from rllab.plotting import moving_average, plt, save_figure
 
 ARROWS = {  # action -> (dx, dy) on an image whose row 0 is drawn at the top
     "FrozenLake": {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)},
@@ -84,7 +84,7 @@ def learning_curve(run) -> Path | None:
     ax.set(xlabel="episode", ylabel="return", title=f"{run.config.get('algo', '')} on {run.config.get('env', '')}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    return _save(fig, run.artifact("learning_curve.png"))
+    return save_figure(fig, run.artifact("learning_curve.png"), dpi=90)
 
 
 def plot_values(env, q: np.ndarray, path: Path) -> Path:
@@ -130,7 +130,7 @@ def _grid_picture(q, desc, arrows, path, title, marks) -> Path:
                      color="white", length_includes_head=False)
     legend = ", ".join(f"{k} = {v}" for k, v in marks.items())
     ax.set(title=f"{title}\n({legend})", xticks=range(cols), yticks=range(rows))
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=90)
 
 
 def _taxi_picture(env, q, path) -> Path:
@@ -156,7 +156,7 @@ def _taxi_picture(env, q, path) -> Path:
             ax.set(xlim=(-0.5, 4.5), ylim=(4.5, -0.5), xticks=[], yticks=[])
             ax.set_title(f"passenger {places[passenger]} -> {places[destination]}", fontsize=8)
     fig.suptitle(f"{env.env_id}: V (colour, {low:.3g}..{high:.3g}) and greedy move; P pickup, D drop-off")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=90)
 
 
 def _blackjack_picture(env, q, path) -> Path:
@@ -182,7 +182,7 @@ def _blackjack_picture(env, q, path) -> Path:
         ax.set(xlabel="dealer showing (1 = ace)", ylabel="player sum", xticks=dealer, yticks=player,
                title=f"policy (S stick, H hit), {'usable' if usable else 'no usable'} ace")
     fig.suptitle(env.env_id)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=90)
 
 
 def _generic_picture(env, q, path) -> Path:
@@ -193,7 +193,7 @@ def _generic_picture(env, q, path) -> Path:
     top.set(ylabel="V = max Q", title=f"{env.env_id}: values and greedy actions by state index")
     bottom.scatter(states, q.argmax(axis=1), s=8)
     bottom.set(xlabel="state index", ylabel="greedy action")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=90)
 
 
 def render_greedy_episode(env, q: np.ndarray, run, *, seed: int, max_frames: int = 200) -> Path | None:
@@ -221,12 +221,3 @@ def render_greedy_episode(env, q: np.ndarray, run, *, seed: int, max_frames: int
         path.write_text(f"{text}\nreturn {total:g} in {len(frames) - 1} steps\n")
         return path
     return save_gif([np.asarray(f, dtype=np.uint8) for f in frames], run.artifact("episode.gif"), fps=2)
-
-
-def _save(fig, path) -> Path:
-    from rllab.runs import atomic_write
-
-    fig.tight_layout()
-    saved = atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90), binary=True)
-    plt().close(fig)
-    return saved

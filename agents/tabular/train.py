@@ -11,11 +11,9 @@ A run folder (`rllab.runs.Run`, kind "tabular") holds::
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +27,7 @@ from agents.tabular.td import TD_AGENTS
 from rllab.errors import UsageError
 from rllab.metrics import MetricsWriter
 from rllab.runs import Run, save_npy_atomic, save_npz_atomic
-from rllab.seeding import seed_everything
+from rllab.seeding import rng_state, seed_everything, set_rng_state
 
 GROUP = KIND = "tabular"
 METRIC_KEYS = ("episode", "env_steps", "return_mean", "length_mean", "epsilon", "step_size",
@@ -51,14 +49,6 @@ class TrainResult:
     episodes_to_target: int | None
     wall_s: float
     interrupted: bool = False
-
-
-def _rng_json(generator: np.random.Generator) -> np.ndarray:
-    return np.array(json.dumps(generator.bit_generator.state))
-
-
-def _set_rng(generator: np.random.Generator, saved: np.ndarray) -> None:
-    generator.bit_generator.state = json.loads(str(saved))
 
 
 def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, resume: bool = False,
@@ -101,16 +91,16 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
             elapsed_before = float(saved["elapsed_s"])
             best_value, best_episode = float(saved["best_value"]), int(saved["best_episode"])
             best_q = saved["best_q"].copy() if best_episode >= 0 else None
-            _set_rng(rng, saved["rng"])
+            set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
-            _set_rng(env.env.unwrapped.np_random, saved["env_rng"])
+            set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
     metrics = MetricsWriter(run.metrics_csv, METRIC_KEYS, append=resume)
     log_every = config.eval_every or max(1, config.episodes // 100)
 
     def save_checkpoint(episode: int) -> None:
         save_npz_atomic(
             checkpoint, episode=np.array(episode), env_steps=np.array(env_steps), returns=returns[:episode],
-            lengths=lengths[:episode], rng=_rng_json(rng), env_rng=_rng_json(env.env.unwrapped.np_random),
+            lengths=lengths[:episode], rng=rng_state(rng), env_rng=rng_state(env.env.unwrapped.np_random),
             episodes_to_target=np.array(-1 if episodes_to_target is None else episodes_to_target),
             elapsed_s=np.array(elapsed_before + time.monotonic() - started),
             best_q=best_q if best_q is not None else np.zeros(0), best_value=np.array(best_value),
