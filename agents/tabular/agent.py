@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from agents.tabular.config import ControlConfig
+from rllab.errors import UsageError
 
 
 class Agent:
@@ -57,6 +58,9 @@ class Agent:
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         for name, value in self.state_arrays().items():
+            if name not in arrays or arrays[name].shape != value.shape:
+                raise UsageError(f"the checkpoint has no {name!r} table of shape {value.shape} for {self.config.algo} "
+                                 "(written by another version or method); start a new run")
             value[...] = arrays[name]
 
     # -- helpers -------------------------------------------------------------------------------
@@ -65,9 +69,10 @@ class Agent:
         that an all-equal fresh table does not always pick action 0)."""
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
-        row = q[state]
-        best = np.flatnonzero(row == row.max())
-        return int(best[0]) if best.size == 1 else int(best[self.rng.integers(best.size)])
+        row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
+        top = max(row)
+        best = [action for action, value in enumerate(row) if value == top]
+        return best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
 
     def behaviour_probability(self, q: np.ndarray, state: int, action: int) -> float:
         """Probability that `epsilon_greedy` picks ``action`` in ``state``."""

@@ -48,6 +48,10 @@ def register(subparsers) -> None:
     train.add_argument("--step-size-decay", choices=SCHEDULES, default=None, help="shape of the step-size schedule")
     train.add_argument("--initial-q", type=float, default=None, metavar="Q", help="initial value of every Q entry (default: 0)")
     train.add_argument("--every-visit", action="store_true", help="Monte Carlo: update every visit, not only the first")
+    train.add_argument("--forget-episodes", type=positive_int, default=None, metavar="N",
+                       help="Monte Carlo: a return's weight in its average decays by 1/e over N episodes, however "
+                            "often its state-action is visited (default: per env; none: 1/N averages with the "
+                            "step size as floor)")
     train.add_argument("--max-episode-steps", type=positive_int, default=None, metavar="N",
                        help="step cap of training episodes where the env registers no time limit (default: 1000)")
     train.add_argument("--eval-every", type=nonneg_int, default=None, metavar="N",
@@ -114,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
         config = default_config(
             args.algo, args.env, args.env_kwargs,
             episodes=args.episodes, gamma=args.gamma, initial_q=args.initial_q,
-            max_episode_steps=args.max_episode_steps, eval_every=args.eval_every,
+            max_episode_steps=args.max_episode_steps, eval_every=args.eval_every, forget_episodes=args.forget_episodes,
             epsilon=_schedule_override(args.epsilon, args.epsilon_end, args.epsilon_decay, args.epsilon_episodes, base.epsilon),
             step_size=_schedule_override(args.step_size, args.step_size_end, args.step_size_decay, None, base.step_size),
             **({"first_visit": False} if args.every_visit else {}),

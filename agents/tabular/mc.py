@@ -7,12 +7,20 @@
 * ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
   greedy (ties shared evenly), and each return is weighted by prod pi/b (S&B section 5.7).
 
+Each Q entry is an average of the returns that followed it. With ``forget_episodes`` set, that
+average forgets in *episode time*: a return's weight decays by 1/e over ``forget_episodes``
+episodes, however often its state-action is visited. A per-sample step-size floor would instead
+let a rarely taken action keep returns from a far older, worse policy; it then stays
+underestimated, the greedy policy stops trying it, and the policy locks in.
+
 Returns are computed backwards at the end of the episode. If a time limit *truncated* the
 episode, the return of its last state starts from that state's value (bootstrapped from Q) rather
 than from 0: the task would have gone on, and cutting it would teach "time runs out" that the
 state does not show.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -24,15 +32,31 @@ class MonteCarloControl(Agent):
 
     def __init__(self, n_states, n_actions, config, rng):
         super().__init__(n_states, n_actions, config, rng)
-        self.visits = np.zeros((n_states, n_actions), dtype=np.float64)  # N(s, a) for sample averages
+        # N(s, a) for sample averages; with forget_episodes, a count that decays with episodes since last_update.
+        self.visits = np.zeros((n_states, n_actions), dtype=np.float64)
+        self.last_update = np.zeros((n_states, n_actions), dtype=np.float64)  # episode of each entry's last update
         self.episode: list[tuple[int, int, float]] = []
+        self.episode_index = 0
         self.tail_value = 0.0
         self.first_action_random = False
 
     def begin_episode(self, episode):
         super().begin_episode(episode)
         self.episode = []
+        self.episode_index = episode
         self.tail_value = 0.0
+
+    def add_weight(self, table: np.ndarray, state: int, action: int, weight: float) -> float:
+        """``table[state, action] += weight`` (the averaging weight of this entry's returns), first
+        decayed for the episodes since the entry's last update when ``forget_episodes`` is set;
+        returns the new total. One weight table per learner: the update time is shared."""
+        forget = self.config.forget_episodes
+        elapsed = self.episode_index - self.last_update[state, action]
+        if forget and elapsed:
+            table[state, action] *= math.exp(-elapsed / forget)
+        self.last_update[state, action] = self.episode_index
+        table[state, action] += weight
+        return table[state, action]
 
     def act(self, state):
         if self.first_action_random and not self.episode:
@@ -56,12 +80,12 @@ class MonteCarloControl(Agent):
             g = reward + self.gamma * g
             if first is not None and not first[t]:
                 continue
-            self.visits[state, action] += 1
-            alpha = max(1.0 / self.visits[state, action], self.step_size) if self.config.sample_average else self.step_size
+            count = self.add_weight(self.visits, state, action, 1.0)
+            alpha = max(1.0 / count, self.step_size) if self.config.sample_average else self.step_size
             self.q[state, action] += alpha * (g - self.q[state, action])
 
     def state_arrays(self):
-        return {"q": self.q, "visits": self.visits}
+        return {"q": self.q, "visits": self.visits, "last_update": self.last_update}
 
 
 class ExploringStartsMC(MonteCarloControl):
@@ -100,11 +124,10 @@ class OffPolicyMC(MonteCarloControl):
         for t in range(len(self.episode) - 1, -1, -1):
             state, action, reward = self.episode[t]
             g = reward + self.gamma * g
-            self.weights[state, action] += weight
+            total = self.add_weight(self.weights, state, action, weight)
             # Weighted IS averages with W / C(s, a); as for on-policy averages, step_size is a floor so the
             # heavy weights of early, more random episodes are eventually forgotten.
-            alpha = max(weight / self.weights[state, action], self.step_size) if self.config.sample_average \
-                else self.step_size * weight
+            alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
             self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
             row = self.q[state]
             if row[action] < row.max():
@@ -114,7 +137,7 @@ class OffPolicyMC(MonteCarloControl):
             weight *= (1.0 / np.count_nonzero(row == row.max())) / self.behaviour_probs[t]
 
     def state_arrays(self):
-        return {"q": self.q, "visits": self.visits, "weights": self.weights}
+        return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "weights": self.weights}
 
 
 MC_AGENTS = {"mc": MonteCarloControl, "mc-es": ExploringStartsMC, "mc-off-policy": OffPolicyMC}

@@ -1,15 +1,18 @@
 """Each learner on tiny hand-solved MDPs: converges to the known Q, handles truncation, reproduces."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from agents.tabular.agent import run_episode
 from agents.tabular.config import TD_ALGOS, MCConfig, Schedule, TDConfig
 from agents.tabular.envs import exploring_start, make_tabular_env
-from agents.tabular.mc import first_visit_flags, mc_prediction
+from agents.tabular.mc import MonteCarloControl, first_visit_flags, mc_prediction
 from agents.tabular.td import td0_prediction
 from agents.tabular.train import make_agent
+from rllab.errors import UsageError
 
 # Registered by this folder's conftest.py (ChainEnv, LoopEnv); chain_q_star there uses the same GAMMA.
 CHAIN_ID, LOOP_ID, GAMMA = "rllabtest/TabularChain-v0", "rllabtest/TabularLoop-v0", 0.9
@@ -88,3 +91,33 @@ def test_schedules():
     assert [linear(e) for e in (0, 5, 10, 20)] == [1.0, 0.5, 0.0, 0.0]
     exponential = Schedule("exponential", 1.0, 0.01, 2)
     assert exponential(1) == pytest.approx(0.1) and exponential(5) == pytest.approx(0.01)
+
+
+def _one_step_episode(agent, episode: int, ret: float) -> None:
+    agent.begin_episode(episode)
+    agent.update(0, 0, ret, 1, True, False)
+    agent.end_episode()
+
+
+@pytest.mark.parametrize("forget, expected", [(None, 0.5), (10, math.exp(-1) / (1 + math.exp(-1)))])
+def test_monte_carlo_averages_forget_in_episode_time(forget, expected):
+    """Return 1 at episode 0, return 0 at episode 10: a plain average gives 0.5; with forget_episodes=10
+    the older return weighs e^-1 against the newer one's 1."""
+    config = MCConfig(gamma=1.0, step_size=0.0, forget_episodes=forget)
+    agent = MonteCarloControl(2, 2, config, np.random.default_rng(0))
+    _one_step_episode(agent, 0, 1.0)
+    _one_step_episode(agent, 10, 0.0)
+    assert agent.q[0, 0] == pytest.approx(expected)
+    assert agent.last_update[0, 0] == 10
+
+
+def test_forgetting_monte_carlo_converges_on_the_chain(chain_q_star):
+    config = _config("mc", CHAIN_ID, 3000, gamma=GAMMA, epsilon=Schedule("linear", 1.0, 0.0, 2000),
+                     step_size=0.0, forget_episodes=300)
+    np.testing.assert_allclose(_train(config).greedy_q(), chain_q_star, atol=0.03)
+
+
+def test_a_checkpoint_without_a_learners_table_is_a_usage_error():
+    agent = MonteCarloControl(2, 2, MCConfig(forget_episodes=5), np.random.default_rng(0))
+    with pytest.raises(UsageError, match="last_update"):
+        agent.load_state_arrays({"q": np.zeros((2, 2)), "visits": np.zeros((2, 2))})

@@ -91,6 +91,7 @@ def test_value_iteration_and_policy_iteration_runs_agree(tmp_path):
     (["--env", "FrozenLake-v1", "--env-kwargs", '{"map_name": "9x9"}'], "9x9"),
     (["--env", "FrozenLake-v1", "--env-kwargs", '{"no_such_option": 1}'], "no_such_option"),
     (["--env", "FrozenLake-v1", "--epsilon-decay", "exponential", "--epsilon-end", "0"], "exponential"),
+    (["--algo", "q-learning", "--forget-episodes", "100"], "forget_episodes"),
 ])
 def test_bad_env_space_or_kwargs_is_a_one_line_error(tmp_path, capsys, argv, message):
     status = main(["tabular", "train", "--episodes", "1", "--run-dir", str(tmp_path / "r"), "--quiet", *argv])
@@ -104,8 +105,10 @@ def test_eval_of_a_missing_or_foreign_run_folder_is_an_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch):
-    config = {"algo": "q-learning", "env": "FrozenLake-v1", "episodes": 300, "eval_every": 100,
+@pytest.mark.parametrize("algo_fields", [{"algo": "q-learning"}, {"algo": "mc", "forget_episodes": 50, "step_size": 0.0}],
+                         ids=["q-learning", "mc-forgetting"])
+def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, algo_fields):
+    config = {**algo_fields, "env": "FrozenLake-v1", "episodes": 300, "eval_every": 100,
               "epsilon": {"kind": "linear", "start": 1.0, "end": 0.1, "episodes": 300}}
     straight = train_module.train_control(train_module.config_from_dict(config), seed=5, run_dir=tmp_path / "a",
                                           progress=False, write_plots=False)
@@ -156,3 +159,13 @@ def test_the_kept_table_is_the_best_measured_one(tmp_path):
     assert result.figures["exact_return"] == pytest.approx(metrics["greedy_return"][best])
     assert result.figures["exact_return"] > result.figures["last_table_greedy_return"]
     assert result.figures["table_from_episode"] < 600
+
+
+def test_monte_carlo_flags_reach_the_stored_config(tmp_path):
+    run_dir = tmp_path / "mc"
+    assert main(["tabular", "train", "--algo", "mc", "--env", "FrozenLake-v1", "--episodes", "50", "--every-visit",
+                 "--forget-episodes", "40", "--run-dir", str(run_dir), "--quiet"]) == 0
+    stored = json.loads((run_dir / "config.json").read_text())["config"]
+    assert stored["forget_episodes"] == 40 and stored["first_visit"] is False
+    with np.load(run_dir / "checkpoints" / "state.npz") as saved:
+        assert saved["agent/last_update"].max() > 0
