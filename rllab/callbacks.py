@@ -13,7 +13,7 @@ import numpy as np
 
 from rllab import plotting
 from rllab.checks import check_choice, check_int
-from rllab.metrics import read_metrics_csv
+from rllab.metrics import drop_rows_from, read_metrics_csv
 
 
 class MetricsCSVLogger(keras.callbacks.CSVLogger):
@@ -32,11 +32,21 @@ class MetricsCSVLogger(keras.callbacks.CSVLogger):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        self._trimmed = False
         if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0:
             # Resuming: keep the columns the file already has.
             with open(self.filename, newline="") as f:
                 header = next(csv.reader(f, delimiter=self.sep), [])
             self.keys = [k for k in header if k != "epoch"] or None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.append and not self._trimmed:
+            # Resuming at ``epoch``: rows from a later epoch were written after the checkpoint we resume
+            # from (a kill between the two) and are about to be written again.
+            self._trimmed = True
+            self.csv_file.close()
+            drop_rows_from(self.filename, epoch)
+            self.csv_file = open(self.filename, "a", newline="")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

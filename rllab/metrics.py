@@ -13,6 +13,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from rllab.runs import atomic_write
+
 
 class MetricsWriter:
     """Appends one row per log interval to a metrics CSV with columns fixed up front.
@@ -38,6 +40,32 @@ class MetricsWriter:
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow([self.epoch, *(_format(row.get(key)) for key in self.keys)])
         self.epoch += 1
+
+
+def drop_rows_from(path: str | os.PathLike, epoch: int) -> int:
+    """Keep the header and the rows whose ``epoch`` is below ``epoch``; returns the rows kept.
+
+    A resumed run calls this before appending: rows written after its last checkpoint (a kill
+    between a row and the checkpoint that follows it) would otherwise appear twice. The file is
+    rewritten atomically; a missing or empty file is left as it is.
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    kept = [row for row in body if row and _epoch_of(row) < epoch]
+    if len(kept) < len(body):
+        atomic_write(path, lambda f: csv.writer(f).writerows([header, *kept]))
+    return len(kept)
+
+
+def _epoch_of(row: list[str]) -> float:
+    try:
+        return float(row[0])
+    except ValueError:
+        return math.inf  # a torn last line from a kill: dropped
 
 
 def _format(value) -> str:

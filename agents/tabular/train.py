@@ -25,7 +25,7 @@ from agents.tabular.evaluate import Reference, meets_target, play_greedy, refere
 from agents.tabular.mc import MC_AGENTS
 from agents.tabular.td import TD_AGENTS
 from rllab.errors import UsageError
-from rllab.metrics import MetricsWriter
+from rllab.metrics import MetricsWriter, drop_rows_from
 from rllab.runs import Run, save_npy_atomic, save_npz_atomic
 from rllab.seeding import rng_state, seed_everything, set_rng_state
 
@@ -80,6 +80,7 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
     first_episode, env_steps, episodes_to_target, elapsed_before = 0, 0, None, 0.0
     best_q, best_value, best_episode = None, -np.inf, -1  # the best greedy policy measured so far
     checkpoint = run.checkpoints_dir / "state.npz"
+    metrics_rows = 0  # rows of metrics.csv that the checkpoint accounts for
     if resume and checkpoint.is_file():
         with np.load(checkpoint, allow_pickle=False) as saved:
             agent.load_state_arrays({k[len("agent/"):]: saved[k] for k in saved.files if k.startswith("agent/")})
@@ -94,6 +95,9 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
             set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
             set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
+            metrics_rows = int(saved["metrics_rows"]) if "metrics_rows" in saved.files else None
+    if resume and metrics_rows is not None:
+        drop_rows_from(run.metrics_csv, metrics_rows)  # rows logged after the checkpoint are logged again
     metrics = MetricsWriter(run.metrics_csv, METRIC_KEYS, append=resume)
     log_every = config.eval_every or max(1, config.episodes // 100)
 
@@ -104,7 +108,7 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
             episodes_to_target=np.array(-1 if episodes_to_target is None else episodes_to_target),
             elapsed_s=np.array(elapsed_before + time.monotonic() - started),
             best_q=best_q if best_q is not None else np.zeros(0), best_value=np.array(best_value),
-            best_episode=np.array(best_episode),
+            best_episode=np.array(best_episode), metrics_rows=np.array(metrics.epoch),
             **{f"agent/{k}": v for k, v in agent.state_arrays().items()},
         )
 

@@ -9,6 +9,7 @@ from rllab.callbacks import ImageGridMonitor, MetricsCSVLogger
 from rllab.checks import check_choice, check_float, check_int
 from rllab.checkpoints import Checkpointer
 from rllab.errors import UsageError
+from rllab.metrics import drop_rows_from, read_metrics_csv
 from rllab.models import build_mlp, build_small_cnn
 from rllab.plotting import image_grid, moving_average
 from rllab.runs import Run, save_npy_atomic
@@ -135,3 +136,26 @@ def test_metrics_csv_logger_keeps_declared_columns(tmp_path):
     resumed.on_epoch_end(2, {"eval/score": 4.0, "loss": 0.25})
     resumed.on_train_end()
     assert path.read_text().splitlines()[-1] == "2,0.25,4.0"
+
+
+def test_a_resumed_csv_logger_drops_rows_written_after_the_checkpoint(tmp_path):
+    """Killed after epoch 3's row but before its checkpoint: the run resumes at epoch 3 and writes it again."""
+    path = tmp_path / "m.csv"
+    path.write_text("epoch,loss\r\n0,4.0\r\n1,3.0\r\n2,2.0\r\n3,1.0\r\n")
+    resumed = MetricsCSVLogger(path, append=True)
+    resumed.set_model(keras.Sequential())
+    resumed.on_train_begin()
+    resumed.on_epoch_begin(3)
+    resumed.on_epoch_end(3, {"loss": 0.5})
+    resumed.on_epoch_begin(4)
+    resumed.on_epoch_end(4, {"loss": 0.25})
+    resumed.on_train_end()
+    assert path.read_text().splitlines() == ["epoch,loss", "0,4.0", "1,3.0", "2,2.0", "3,0.5", "4,0.25"]
+
+
+def test_drop_rows_from_keeps_earlier_epochs_and_drops_a_torn_line(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("epoch,x\r\n0,1\r\n1,2\r\n2,3\r\nnot-a-numb")
+    assert drop_rows_from(path, 2) == 2
+    assert read_metrics_csv(path)["x"].tolist() == [1.0, 2.0]
+    assert drop_rows_from(tmp_path / "missing.csv", 0) == 0

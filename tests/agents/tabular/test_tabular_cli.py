@@ -125,11 +125,16 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, 
         train_module.train_control(train_module.config_from_dict(config), seed=5, run_dir=tmp_path / "b",
                                    progress=False, write_plots=False)
     monkeypatch.setattr(train_module, "run_episode", real_run_episode)
+    with open(tmp_path / "b" / "metrics.csv", "a") as f:  # as if killed between a row and its checkpoint
+        f.write("2,300,0,0,0,0,0,0,0\r\n")
     resumed = train_module.train_control(None, run_dir=tmp_path / "b", resume=True, progress=False, write_plots=False)
     np.testing.assert_array_equal(resumed.q, straight.q)
     np.testing.assert_array_equal(np.load(tmp_path / "b" / "artifacts" / "returns.npy"),
                                   np.load(tmp_path / "a" / "artifacts" / "returns.npy"))
-    assert (tmp_path / "b" / "metrics.csv").read_text().count("\n") == 1 + 3
+    a, b = read_metrics_csv(tmp_path / "a" / "metrics.csv"), read_metrics_csv(tmp_path / "b" / "metrics.csv")
+    assert b["epoch"].tolist() == [0, 1, 2]  # the stray row is gone, not repeated
+    for key in set(a) - {"elapsed_s"}:
+        np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
 def test_script_runs_without_importing_tensorflow(tmp_path):
