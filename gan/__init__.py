@@ -1,1 +1,4 @@
 """Generative image models (GAN, DCGAN, neural style transfer) built on the shared `rllab` core."""
+
+# Importing rllab first installs its quiet TensorFlow import (rllab/quiet.py) for code that starts here.
+import rllab  # noqa: F401

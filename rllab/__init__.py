@@ -7,4 +7,9 @@ import os
 # TensorFlow's C++ start-up chatter drowns the CLI's own output; users can still override this.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# That variable cannot hide the lines TensorFlow prints while it loads; see rllab/quiet.py.
+from rllab import quiet as _quiet  # noqa: E402  (stdlib only: importing rllab stays cheap)
+
+_quiet.install()
+
 __version__ = "0.1.0"

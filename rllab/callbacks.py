@@ -13,6 +13,7 @@ import numpy as np
 
 from rllab import plotting
 from rllab.checks import check_choice, check_int
+from rllab.lifecycle import KeepBest, RunInterrupted, StopRequests
 from rllab.metrics import drop_rows_from, read_metrics_csv
 
 
@@ -125,9 +126,10 @@ class EvalCallback(keras.callbacks.Callback):
     """Periodic evaluation with keep-the-best and stop-on-threshold.
 
     Every ``every`` epochs, ``evaluate()`` returns a dict of figures; they are added to the epoch's
-    logs as ``<prefix><name>`` so loggers placed after this callback record them. When the
-    ``monitor`` figure improves, ``on_best(logs)`` runs (save the model there). When it reaches
-    ``threshold`` the run stops (``model.stop_training = True``).
+    logs as ``<prefix><name>`` so loggers placed after this callback record them. ``keep_best`` (a
+    `rllab.lifecycle.KeepBest` on the ``monitor`` figure) saves whatever beats the best of the whole
+    run, resumes included. When the figure reaches ``threshold`` the run stops
+    (``model.stop_training = True``).
     """
 
     def __init__(
@@ -138,7 +140,8 @@ class EvalCallback(keras.callbacks.Callback):
         every: int = 1,
         mode: str = "max",
         threshold: float | None = None,
-        on_best: Callable[[dict], None] | None = None,
+        keep_best: KeepBest | None = None,
+        step: Callable[[int], int] | None = None,
         prefix: str = "eval/",
     ):
         super().__init__()
@@ -147,9 +150,9 @@ class EvalCallback(keras.callbacks.Callback):
         self.every = check_int("every", every, min_value=1)
         self.mode = check_choice("mode", mode, ("max", "min"))
         self.threshold = threshold
-        self.on_best = on_best
+        self.keep_best = keep_best
+        self.step = step if step is not None else (lambda epoch: epoch + 1)
         self.prefix = prefix
-        self.best: float | None = None
         self.reached_threshold = False
 
     def _better(self, value: float, reference: float) -> bool:
@@ -162,13 +165,53 @@ class EvalCallback(keras.callbacks.Callback):
         if self.monitor not in logs:
             raise KeyError(f"EvalCallback: monitor {self.monitor!r} not among the evaluated figures {sorted(logs)}")
         value = float(logs[self.monitor])
-        if self.best is None or self._better(value, self.best):
-            self.best = value
-            if self.on_best is not None:
-                self.on_best(dict(logs))
+        if self.keep_best is not None:
+            self.keep_best.update(value, self.step(epoch))
         if self.threshold is not None and not self._better(self.threshold, value):
             self.reached_threshold = True
             self.model.stop_training = True
+
+
+class KeepBestCallback(keras.callbacks.Callback):
+    """Keep-the-best for `fit()`: ``keep_best.update(logs[monitor], epoch + 1)`` at each epoch's end.
+
+    Unlike ``ModelCheckpoint(save_best_only=True)``, the best survives a resume (`KeepBest` stores it).
+    """
+
+    def __init__(self, keep_best: KeepBest):
+        super().__init__()
+        self.keep_best = keep_best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.keep_best.monitor)
+        if value is not None:
+            self.keep_best.update(float(value), epoch + 1)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ctrl-C/SIGTERM during `fit()`: finish the batch, then raise `RunInterrupted` before the partial
+    epoch reaches any other callback (put it first), so checkpoints and logs hold whole epochs only."""
+
+    def __init__(self, run_path, *, saved: str = "finished epochs are checkpointed"):
+        super().__init__()
+        self.run_path = run_path
+        self.saved = saved
+        self.requests = StopRequests("finishing this batch; the last finished epoch is checkpointed")
+
+    def on_train_begin(self, logs=None):
+        self.requests.__enter__()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requests.requested:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.requests.requested:
+            self.requests.__exit__(None, None, None)
+            raise RunInterrupted(self.run_path, self.saved)
+
+    def on_train_end(self, logs=None):
+        self.requests.__exit__(None, None, None)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

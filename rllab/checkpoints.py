@@ -1,9 +1,11 @@
 """Resumable state: `tf.train.Checkpoint` + `CheckpointManager`, plus NumPy side files.
 
-TensorFlow objects (models, optimizers, counters) go in the TF checkpoint; state that lives outside
-TensorFlow (a replay buffer, RNG states, a Q-table) goes in ``ckpt-N.state.npz`` beside checkpoint
-N. The side file is written (atomically) *before* the TF checkpoint is committed, so the latest
-checkpoint the manager lists always has its side file.
+TensorFlow objects (models, optimizers, counters) go in the TF checkpoint; small state that lives outside
+TensorFlow (RNG states, counters, a Q-table) goes in ``ckpt-N.state.npz`` beside checkpoint N, one per
+kept checkpoint. Bulk state (a replay buffer: gigabytes for Atari) is kept ONCE, for the newest
+checkpoint only, in ``ckpt-N.bulk.npz``; see `Checkpointer.save` for why a kill mid-save is harmless.
+Every file is written atomically and *before* the TF checkpoint is committed, so the latest checkpoint
+the manager lists always has its side files.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ class Checkpointer:
     Build an optimizer (``optimizer.build(model.trainable_variables)``) before `restore`, so its
     slots exist to receive the saved values.
 
+    ``get_state``/``set_state`` save and load the small NumPy state of every kept checkpoint;
+    ``get_bulk_state``/``set_bulk_state`` the bulk state, of which only the newest checkpoint's is kept
+    (`restore` only ever restores the newest checkpoint, so older ones never need theirs).
+
     Example::
 
         ckpt = Checkpointer(run.checkpoints_dir, model=model, optimizer=model.optimizer)
@@ -43,6 +49,8 @@ class Checkpointer:
         max_to_keep: int = 3,
         get_state: StateGetter | None = None,
         set_state: StateSetter | None = None,
+        get_bulk_state: StateGetter | None = None,
+        set_bulk_state: StateSetter | None = None,
         **trackables,
     ):
         import tensorflow as tf
@@ -50,6 +58,8 @@ class Checkpointer:
         self.directory = Path(directory)
         self.get_state = get_state
         self.set_state = set_state
+        self.get_bulk_state = get_bulk_state
+        self.set_bulk_state = set_bulk_state
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self._checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
         self._manager = tf.train.CheckpointManager(self._checkpoint, str(self.directory), max_to_keep=max_to_keep, checkpoint_name="ckpt")
@@ -67,10 +77,26 @@ class Checkpointer:
     def _state_path(self, checkpoint_prefix: str) -> Path:
         return Path(f"{checkpoint_prefix}.state.npz")
 
+    def _bulk_path(self, checkpoint_prefix: str) -> Path:
+        return Path(f"{checkpoint_prefix}.bulk.npz")
+
     def save(self) -> str:
-        """Write a checkpoint numbered by the current step; returns its path prefix."""
+        """Write checkpoint N (N = the current step); returns its path prefix.
+
+        Commit order: ``ckpt-N.bulk.npz``, then ``ckpt-N.state.npz`` (each written to a temporary name and
+        renamed), then the TF checkpoint, whose commit (the manager's ``checkpoint`` index file naming
+        ckpt-N) is what makes N the checkpoint `restore` uses. Only then are the older bulk files deleted.
+        The bulk file is tagged with its checkpoint's number by its name, so a kill at any point leaves
+        the previous checkpoint M complete: before the commit the index still names M, and
+        ``ckpt-M.bulk.npz`` still exists beside it (the half-finished save's files are orphans that the
+        next save deletes). The price is that during a save, two bulk files exist for a moment.
+        Saving the same N twice rewrites its files in place, which is safe because the loop only does
+        that with unchanged state.
+        """
         number = int(self.step.numpy())
         prefix = str(self.directory / f"ckpt-{number}")
+        if self.get_bulk_state is not None:
+            save_npz_atomic(self._bulk_path(prefix), **self.get_bulk_state())
         if self.get_state is not None:
             save_npz_atomic(self._state_path(prefix), **self.get_state())
         path = self._manager.save(checkpoint_number=number)
@@ -78,25 +104,36 @@ class Checkpointer:
         return path
 
     def restore(self) -> bool:
-        """Load the newest checkpoint into the tracked objects; False when there is none."""
+        """Load the newest checkpoint into the tracked objects; False when there is none.
+
+        A checkpoint missing a side file its setters need (deleted by hand, or written before bulk files
+        existed) is a one-line `UsageError`, raised before anything is loaded.
+        """
         latest = self._manager.latest_checkpoint
         if latest is None:
             return False
+        side_files = [(self._state_path(latest), self.set_state), (self._bulk_path(latest), self.set_bulk_state)]
+        side_files = [(path, setter) for path, setter in side_files if setter is not None]
+        for path, _ in side_files:
+            if not path.is_file():
+                raise UsageError(f"checkpoint {latest!r} lacks its state file {path.name!r}")
         try:
             self._checkpoint.restore(latest).assert_existing_objects_matched()
         except (AssertionError, ValueError) as exc:
             raise UsageError(f"checkpoint {latest!r} does not match this model/config ({exc})") from None
-        if self.set_state is not None:
-            state_path = self._state_path(latest)
-            if not state_path.is_file():
-                raise UsageError(f"checkpoint {latest!r} lacks its state file {state_path.name!r}")
-            with np.load(state_path, allow_pickle=False) as data:
-                self.set_state({key: data[key] for key in data.files})
+        for path, setter in side_files:
+            with np.load(path, allow_pickle=False) as data:
+                setter({key: data[key] for key in data.files})
         return True
 
     def _prune_state_files(self) -> None:
+        """Drop side files of checkpoints the manager no longer keeps, and every bulk file but the newest's."""
         kept = {Path(p).name for p in self._manager.checkpoints}
-        for side_file in self.directory.glob("ckpt-*.state.npz"):
-            prefix = re.sub(r"\.state\.npz$", "", side_file.name)
-            if prefix not in kept:
+        newest = Path(self._manager.latest_checkpoint).name
+        for side_file in self.directory.glob("ckpt-*.npz"):
+            match = re.fullmatch(r"(ckpt-\d+)\.(state|bulk)\.npz", side_file.name)
+            if match is None:
+                continue
+            prefix, kind = match.groups()
+            if (prefix != newest) if kind == "bulk" else (prefix not in kept):
                 side_file.unlink(missing_ok=True)

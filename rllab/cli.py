@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 import rllab
 from rllab.errors import UsageError
+from rllab.quiet import VERBOSE_ENV
 
 # group name -> (module defining register(subparsers), one-line description)
 GROUPS: dict[str, tuple[str, str]] = {
-    "classify": ("rllab.classify_cli", "train, evaluate and use MNIST / Fashion-MNIST classifiers"),
+    "classify": ("rllab.classify.cli", "train, evaluate and use MNIST / Fashion-MNIST classifiers"),
     "tabular": ("agents.tabular.cli", "dynamic programming, Monte Carlo and TD control on toy-text tasks"),
     "dqn": ("agents.dqn.cli", "deep Q-networks on Gymnasium environments"),
     "gan": ("gan.cli", "GAN and DCGAN on MNIST"),
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'rllab GROUP --help' for a group's commands and 'rllab GROUP COMMAND --help' for their flags.",
     )
     parser.add_argument("--version", action="version", version=f"rllab {rllab.__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help=f"show TensorFlow's C++ start-up log lines, hidden by default (same as {VERBOSE_ENV}=1)")
     subparsers = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
     for name, (module_name, description) in GROUPS.items():
         _register_group(subparsers, name, module_name, description)
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rllab`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:  # before any handler imports TensorFlow: rllab.quiet reads it at that import
+        os.environ[VERBOSE_ENV] = "1"
     func = getattr(args, "func", None)
     if func is None:  # a group given without its command
         parser.parse_args([args.group, "--help"])

@@ -8,9 +8,7 @@ TensorBoard, EarlyStopping, TerminateOnNaN and the lab's own callbacks work unch
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -19,6 +17,7 @@ import keras
 
 from rllab.checks import check_int
 from rllab.checkpoints import Checkpointer
+from rllab.lifecycle import StopRequests
 
 StepFn = Callable[[int], "Mapping[str, float] | None"]
 
@@ -39,14 +38,14 @@ class LoopResult:
     """The logs of each epoch run in this call."""
 
 
-def standin_model() -> keras.Model:
-    """A weightless compiled model for loops that have no Keras model of their own.
+def standin_model(optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    """A weightless model, compiled with ``optimizer``, for loops that have no Keras model of their own.
 
     Callbacks need ``model`` (TensorBoard reads ``model.optimizer``; EarlyStopping sets
-    ``model.stop_training``).
+    ``model.stop_training``), and they must see the optimizer that really trains.
     """
     model = keras.Sequential(name="loop")
-    model.compile(optimizer="sgd")
+    model.compile(optimizer=optimizer if optimizer is not None else "sgd")
     return model
 
 
@@ -69,31 +68,6 @@ def _uses_batch_hooks(callback: keras.callbacks.Callback) -> bool:
         return False
     hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
     return any(getattr(type(callback), hook) is not getattr(base, hook) for hook in hooks)
-
-
-class _StopRequests:
-    """Turns SIGINT/SIGTERM into a flag the loop checks between steps; a second Ctrl-C aborts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print(f"\n{signal.Signals(signum).name} received: finishing this step and saving a checkpoint "
-              "(press Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class _EpochMeans:
@@ -139,10 +113,13 @@ def train_loop(
     total_steps = check_int("total_steps", total_steps, min_value=0)
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, min_value=1)
     checkpoint_every_epochs = check_int("checkpoint_every_epochs", checkpoint_every_epochs, min_value=1)
-    model = model if model is not None else standin_model()
-    if getattr(model, "optimizer", None) is None:
+    if model is None:
+        model = standin_model(optimizer)
+    elif getattr(model, "optimizer", None) is None:
         # Callbacks read model.optimizer (TensorBoard logs its learning rate); compiling only attaches it.
         model.compile(optimizer=optimizer if optimizer is not None else "sgd")
+    elif optimizer is not None and model.optimizer is not optimizer:
+        raise ValueError("train_loop: model is compiled with another optimizer than the one passed")
     model.stop_training = False
     start = int(checkpointer.step.numpy()) if checkpointer is not None else 0
     epochs = math.ceil(total_steps / steps_per_epoch)
@@ -159,7 +136,7 @@ def train_loop(
             checkpointer.save()
 
     step = start
-    with _StopRequests() as stop:
+    with StopRequests() as stop:
         callback_list.on_train_begin()
         while step < total_steps and not model.stop_training and not stop.requested:
             epoch = step // steps_per_epoch
@@ -217,9 +194,21 @@ class _Progress:
         if self.bar is not None:
             return
         elapsed = time.monotonic() - self.started
-        shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(logs.items()) if k != "step")
+        shown = " ".join(f"{k}={format_number(v)}" for k, v in sorted(logs.items()) if k != "step")
         print(f"epoch {epoch + 1} step {int(logs['step'])}/{self.total} {elapsed:.1f}s {shown}", flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             print(flush=True)
+
+
+def format_number(value: float) -> str:
+    """A metric as a person reads it: counts as integers (10000, not 1e+04), the rest to 4 digits.
+
+    >>> format_number(10000.0), format_number(0.123456), format_number(float("nan"))
+    ('10000', '0.1235', 'nan')
+    """
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"

@@ -43,7 +43,7 @@ def build_mlp(
 
     >>> model = build_mlp((28, 28), 10)
     >>> [layer.__class__.__name__ for layer in model.layers]
-    ['Flatten', 'Dense', 'Dense']
+    ['InputLayer', 'Flatten', 'Dense', 'Dense']
     """
     input_shape = _check_shape("input_shape", input_shape)
     num_outputs = check_int("num_outputs", num_outputs, min_value=1)

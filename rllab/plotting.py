@@ -1,12 +1,15 @@
-"""Headless plots, image grids and GIFs shared by every subsystem."""
+"""Headless plots, image grids and GIF/MP4 animations shared by every subsystem."""
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from rllab.errors import UsageError
 
 
 def plt():
@@ -108,17 +111,77 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, *, ncols: int |
     return atomic_write(path, lambda f: grid.save(f, format="PNG"), binary=True)
 
 
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: int = 30) -> Path:
-    """Save uint8 RGB frames as a looping GIF (or MP4 when ``path`` ends in .mp4 and ffmpeg is present)."""
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+def check_video_path(name: str, path: str | os.PathLike) -> Path:
+    """``path`` as a `Path` if it ends in a suffix `save_video` writes, or a one-line `UsageError`."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"{name} must end in {' or '.join(VIDEO_SUFFIXES)}, got {str(path)!r}")
+    return path
+
+
+def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 30) -> Path:
+    """Save uint8 frames, each (H, W, 3) RGB or (H, W) gray and all the same size, as an animation
+    whose format follows the suffix: a looping .gif or an H.264 .mp4 (through imageio-ffmpeg).
+
+    Written to a temporary sibling with the same suffix (imageio picks the format from it), then
+    renamed into place, so an interrupted write never leaves a truncated file.
+    """
     import imageio.v2 as imageio
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        imageio.mimsave(path, list(frames), format="GIF", duration=1000 / fps, loop=0)
+    path = check_video_path("video", path)
+    frames = _video_frames(frames)
+    fps = float(fps)
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    suffix = path.suffix.lower()
+    if suffix == ".mp4":
+        try:
+            import imageio_ffmpeg  # noqa: F401  (imageio's FFMPEG plugin runs the binary this package ships)
+        except ImportError:
+            raise UsageError(f"cannot write {str(path)!r}: .mp4 needs the imageio-ffmpeg package "
+                             "(pip install imageio-ffmpeg); or write a .gif") from None
+        # H.264 in yuv420p halves the chroma resolution, so odd sizes are refused: repeat the last
+        # row/column instead of letting imageio rescale every frame to a multiple of 16.
+        frames = [_pad_to_even(frame) for frame in frames]
+        options = dict(format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1)
     else:
-        imageio.mimsave(path, list(frames), fps=fps)
+        options = dict(format="GIF", duration=1000 / fps, loop=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(fd)
+    try:
+        imageio.mimsave(tmp, frames, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: float = 30) -> Path:
+    """`save_video` under its older name (it always wrote .mp4 too when the path said so)."""
+    return save_video(frames, path, fps=fps)
+
+
+def _video_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The frames as RGB uint8 arrays of one size (gray ones stacked to three channels)."""
+    arrays = [np.asarray(frame) for frame in frames]
+    if not arrays:
+        raise ValueError("no frames to save")
+    for i, frame in enumerate(arrays):
+        if frame.dtype != np.uint8 or not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[-1] == 3)):
+            raise ValueError(f"frame {i} must be uint8 (H, W) or (H, W, 3), got {frame.dtype} {frame.shape}")
+        if frame.shape[:2] != arrays[0].shape[:2]:
+            raise ValueError(f"frame {i} is {frame.shape[:2]}, frame 0 is {arrays[0].shape[:2]}: sizes must match")
+    return [np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame for frame in arrays]
+
+
+def _pad_to_even(frame: np.ndarray) -> np.ndarray:
+    height, width = frame.shape[:2]
+    return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100) -> Path:

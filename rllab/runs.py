@@ -55,7 +55,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binar
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_json_default))
+    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=json_default))
 
 
 def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> Path:
@@ -66,7 +66,8 @@ def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     return atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dump``'s ``default=`` for what runs store: NumPy scalars and arrays, paths, tuples."""
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -84,7 +85,7 @@ def config_to_dict(config: Any) -> dict:
         config = dataclasses.asdict(config)
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a dataclass instance or a mapping, got {type(config).__name__}")
-    return json.loads(json.dumps(dict(config), default=_json_default))
+    return json.loads(json.dumps(dict(config), default=json_default))
 
 
 def library_versions() -> dict[str, str]:
@@ -147,13 +148,10 @@ class Run:
         *,
         seed: int,
         run_dir: str | os.PathLike | None = None,
-        resume: bool = False,
     ) -> "Run":
-        """Start a new run folder, or reopen one with ``resume=True``.
+        """Start a new run folder (trainers go through `rllab.lifecycle.open_run`, which also resumes).
 
-        A new run refuses a folder that already holds a run (so nothing is overwritten by
-        accident). On resume the stored config and seed win over the ones passed in, so that the
-        continued run is the same run.
+        A folder that already holds a run is refused, so nothing is overwritten by accident.
 
         >>> import tempfile
         >>> run = Run.create("demo", "demo", {"lr": 0.1}, seed=0, run_dir=tempfile.mkdtemp() + "/r")
@@ -161,14 +159,8 @@ class Run:
         ['artifacts', 'checkpoints', 'config.json', 'tensorboard']
         """
         if run_dir is None:
-            if resume:
-                raise UsageError("--resume needs --run-dir naming the run folder to continue")
             run_dir = default_run_dir(group)
         path = Path(run_dir)
-        if resume:
-            run = cls.open(path, kind)
-            run._make_dirs()
-            return run
         if (path / CONFIG_NAME).exists():
             raise UsageError(
                 f"run folder {str(path)!r} already holds a run; pass --resume to continue it "

@@ -8,13 +8,16 @@ and >= 99.2 % MNIST with <= 5 minutes of training.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import tempfile
 import time
+from pathlib import Path
 
-from rllab.classify import ClassifierConfig, train_classifier
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from rllab.bench import MachineRecord, write_report  # noqa: E402
+from rllab.classify import ClassifierConfig, train_classifier  # noqa: E402
 
 TARGETS = {
     ("fashion_mnist", "mlp"): {"min_test_accuracy": 0.88},
@@ -32,7 +35,7 @@ def main() -> None:
     parser.add_argument("--runs-root", default=None, help="where run folders go (default: a temporary folder)")
     args = parser.parse_args()
 
-    load_start = os.getloadavg()
+    machine = MachineRecord()
     root = args.runs_root or tempfile.mkdtemp(prefix="bench_classify_")
     rows = []
     for case in args.cases:
@@ -53,10 +56,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['dataset']} | {r['model']} | {r['seed']} | {r['epochs']} | {r['test_accuracy']:.4f} | "
               f"{r['seconds_per_epoch']:.1f} | {r['train_seconds']:.0f} | {r['target']} | {r['target_met']} |")
-    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_start": load_start, "load_avg_end": os.getloadavg()}, "results": rows}
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {args.out}")
+    write_report(args.out, {"machine": machine.finish(), "results": rows, "command": " ".join(sys.argv)})
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from agents.tabular import dp  # noqa: E402
 from agents.tabular.config import DPConfig, default_config  # noqa: E402
-from agents.tabular.envs import make_tabular_env  # noqa: E402
+from agents.tabular.envs import make_tabular_env, traits_for  # noqa: E402
 from agents.tabular.model import build_model  # noqa: E402
 from agents.tabular.train import solve, train_control  # noqa: E402
 
@@ -47,9 +47,9 @@ def bench_dp(env_id: str, root: str) -> list[dict]:
     model = build_model(make_tabular_env(env_id))
     optimum, reference = dp.optimum(model)
     rows = []
-    # Policy iteration at gamma 1 would meet policies that never end (CliffWalking): 0.99 except on
-    # Blackjack, where every policy ends and gamma 1 is the task.
-    gamma = 1.0 if env_id.startswith("Blackjack") else 0.99
+    # Policy iteration at gamma 1 would meet policies that never end (CliffWalking): 0.99 except where
+    # every policy ends and gamma 1 is the task (Blackjack); the env's traits know which.
+    gamma = traits_for(env_id).dp_gamma
     solutions = {}
     for method in ("finite-horizon", "value-iteration", "policy-iteration"):
         config = DPConfig(method=method, env=env_id, gamma=1.0 if method == "finite-horizon" else gamma, eval_episodes=2000)

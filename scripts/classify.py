@@ -1,7 +1,10 @@
 """Thin wrapper: ``python scripts/classify.py train ...`` is ``rllab classify train ...``."""
 import sys
+from pathlib import Path
 
-from rllab.cli import main
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from rllab.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(["classify", *sys.argv[1:]]))

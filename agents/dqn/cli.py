@@ -6,16 +6,11 @@ the field's docstring, so the flags cannot drift from the config.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import typing
 
-from agents.dqn.config import ENV_DEFAULTS, DQNConfig, config_for_env, field_docs
-from rllab.cli_common import add_eval_args, add_train_args, emit_json, json_object, nonneg_int, positive_int
-from rllab.errors import UsageError
+from agents.dqn.config import BUDGET_FIELDS, DEFAULT_ENV, ENV_DEFAULTS, DQNConfig, config_for_env
+from rllab.cli_common import add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_int
 
-DEFAULT_ENV = "CartPole-v1"
-VIDEO_SUFFIXES = (".gif", ".mp4")
 
 
 def register(subparsers) -> None:
@@ -31,48 +26,15 @@ def register(subparsers) -> None:
 
 
 # --- train ------------------------------------------------------------------------------------------------
-def _config_flags() -> list[dataclasses.Field]:
-    """The config fields exposed as flags (env_id is --env)."""
-    return [f for f in dataclasses.fields(DQNConfig) if f.name != "env_id"]
-
-
-NONE = "none"
-"""What --stop-threshold none parses to (a flag left out parses to None: keep the env's default)."""
-
-
-def _optional_float(text: str) -> float | str:
-    if text.lower() == NONE:
-        return NONE
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
-
-
-def _add_config_flag(parser: argparse.ArgumentParser, config_field: dataclasses.Field, doc: str) -> None:
-    flag = "--" + config_field.name.replace("_", "-")
-    default = config_field.default if config_field.default is not dataclasses.MISSING else config_field.default_factory()
-    per_env = {env: values[config_field.name] for env, values in ENV_DEFAULTS.items() if config_field.name in values}
-    shown = f"default: {default}" + "".join(f"; {env}: {value}" for env, value in per_env.items())
-    help_text = f"{doc} ({shown})"
-    annotation = typing.get_type_hints(DQNConfig)[config_field.name]
-    if annotation is bool:
-        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-    elif annotation is int:
-        int_type = nonneg_int if config_field.name in ("learning_starts",) else positive_int
-        parser.add_argument(flag, type=int_type, default=None, metavar="N", help=help_text)
-    elif annotation is float:
-        parser.add_argument(flag, type=float, default=None, metavar="X", help=help_text)
-    elif annotation == (float | None):
-        parser.add_argument(flag, type=_optional_float, default=None, metavar="X|none", help=help_text)
-    elif annotation is str:
-        parser.add_argument(flag, default=None, metavar="NAME", help=help_text)
-    elif annotation is dict:
-        parser.add_argument(flag, type=json_object, default=None, metavar="JSON", help=help_text)
-    elif annotation == tuple[int, ...]:
-        parser.add_argument(flag, type=positive_int, nargs="+", default=None, metavar="N", help=help_text)
-    else:  # a new field type needs a line here; fail loudly rather than silently drop the flag
-        raise TypeError(f"no command-line flag type for DQNConfig.{config_field.name}: {annotation}")
+def _per_env_defaults() -> dict[str, str]:
+    """The help's default of each field some env overrides: ``60000; Acrobot-v1: 100000``."""
+    shown: dict[str, str] = {}
+    for config_field in dataclasses.fields(DQNConfig):
+        per_env = {env: values[config_field.name] for env, values in ENV_DEFAULTS.items() if config_field.name in values}
+        if per_env:
+            base = config_field.default if config_field.default is not dataclasses.MISSING else config_field.default_factory()
+            shown[config_field.name] = f"{base}" + "".join(f"; {env}: {value}" for env, value in per_env.items())
+    return shown
 
 
 def _add_train(commands) -> None:
@@ -83,35 +45,32 @@ def _add_train(commands) -> None:
                     "config defaults overridden per env as listed below. The run folder gets config.json, "
                     "metrics.csv, tensorboard/, checkpoints/ and artifacts/q_network.keras (the final greedy "
                     "Q-network: the best-evaluated one if it beats the last).",
-        epilog=f"Per-env defaults: {env_defaults}. Ctrl-C saves a checkpoint; --resume continues from it.",
+        epilog=f"Per-env defaults: {env_defaults}. Ctrl-C saves a checkpoint; the same command with --resume "
+               "continues from it.",
     )
-    parser.add_argument("--env", default=None, metavar="ID",
-                        help=f"Gymnasium env id with a Box observation and Discrete actions (default: {DEFAULT_ENV})")
-    add_train_args(parser, "dqn")
-    docs = field_docs()
-    for config_field in _config_flags():
-        _add_config_flag(parser, config_field, docs[config_field.name])
-    parser.set_defaults(func=_train)
+    flags = add_config_flags(
+        parser, DQNConfig,
+        flag_names={"env_id": "--env"},
+        docs={"env_id": "Gymnasium env id with a Box observation and Discrete actions"},
+        parsers={"learning_starts": nonneg_int},
+        defaults=_per_env_defaults(),
+    )
+    add_train_args(parser, "dqn", seed_help="seed of Python, NumPy, TensorFlow and the environments",
+                   budget_flags=[flags.flags[name] for name in BUDGET_FIELDS])
+    parser.set_defaults(func=_train, config_flags=flags)
 
 
 def _train(args) -> int:
-    overrides = {f.name: getattr(args, f.name) for f in _config_flags() if getattr(args, f.name) is not None}
-    overrides = {name: None if value == NONE else value for name, value in overrides.items()}
-    if args.resume:
-        given = sorted(overrides) + (["env"] if args.env else [])
-        if given:
-            raise UsageError(f"--resume continues with the run's stored config; drop {', '.join(given)}")
-        config = None
-    else:
-        config = config_for_env(args.env or DEFAULT_ENV, overrides)
+    given = args.config_flags.given(args)
+    config = config_for_env(given.get("env_id", DEFAULT_ENV), {k: v for k, v in given.items() if k != "env_id"})
     from agents.dqn import dqn
 
-    summary = dqn.train(config, seed=args.seed, run_dir=args.run_dir, resume=args.resume)
+    summary = dqn.train(config, seed=args.seed, run_dir=args.run_dir, resume=args.resume, given=given)
     solved = summary["first_solved_env_step"]
     print(f"{summary['env_id']}: {summary['env_steps']} env steps; final policy = {summary['final_policy']} "
           f"(eval mean {summary['final_policy_eval_mean']:.1f} at step {summary['final_policy_env_step']}); "
           f"first solved at {solved if solved is not None else 'never'}; saved {summary['final_model']}")
-    return 130 if summary["interrupted"] else 0
+    return 0
 
 
 # --- eval -------------------------------------------------------------------------------------------------
@@ -130,12 +89,12 @@ def _add_eval(commands) -> None:
 
 def _eval(args) -> int:
     from agents.dqn import dqn
-    from agents.dqn.envs import make_vec_env
+    from agents.dqn.envs import make_envs
     from rllab.runs import Run
 
     run = Run.open(args.run_dir, dqn.RUN_KIND)
     config = dqn.config_from_dict(run.config)
-    envs = make_vec_env(config.env_id, min(args.episodes, 32), env_kwargs=config.env_kwargs)
+    envs = make_envs(config, min(args.episodes, 32))
     policy = dqn.make_greedy_policy(dqn.load_q_network(run), envs.single_observation_space.dtype)
     try:
         returns = dqn.run_greedy_episodes(policy, envs, args.episodes, args.seed)
@@ -154,7 +113,7 @@ def _add_play(commands) -> None:
     parser = commands.add_parser(
         "play", help="record greedy episodes of a run as a GIF or MP4",
         description="Run greedy episodes of artifacts/q_network.keras with rgb_array rendering and save them "
-                    "as one animation (.gif, or .mp4 when imageio's ffmpeg plugin is installed).",
+                    "as one animation (.gif or .mp4).",
     )
     parser.add_argument("--run-dir", metavar="DIR", required=True, help="run folder written by train")
     parser.add_argument("--episodes", type=positive_int, default=1, metavar="K", help="episodes to record (default: 1)")
@@ -168,24 +127,16 @@ def _add_play(commands) -> None:
 
 
 def _play(args) -> int:
-    from pathlib import Path
+    from rllab.plotting import check_video_path, save_video
 
-    suffix = Path(args.video).suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise UsageError(f"--video must end in {' or '.join(VIDEO_SUFFIXES)}, got {args.video!r}")
-    if suffix == ".mp4":
-        try:
-            import imageio_ffmpeg  # noqa: F401  (imageio needs it to write MP4)
-        except ImportError:
-            raise UsageError("--video .mp4 needs the imageio-ffmpeg package; install it or write a .gif") from None
+    check_video_path("--video", args.video)  # before the episodes are played, not after
     from agents.dqn import dqn
-    from agents.dqn.envs import make_env
-    from rllab.plotting import save_gif
+    from agents.dqn.envs import make_single_env
     from rllab.runs import Run
 
     run = Run.open(args.run_dir, dqn.RUN_KIND)
     config = dqn.config_from_dict(run.config)
-    env = make_env(config.env_id, render_mode="rgb_array", env_kwargs=config.env_kwargs)
+    env = make_single_env(config, render_mode="rgb_array")
     policy = dqn.make_greedy_policy(dqn.load_q_network(run), env.observation_space.dtype)
     frames, returns = [], []
     try:
@@ -201,7 +152,7 @@ def _play(args) -> int:
             returns.append(total)
     finally:
         env.close()
-    path = save_gif(frames, args.video, fps=args.fps)
+    path = save_video(frames, args.video, fps=args.fps)
     print(f"{config.env_id}: returns {', '.join(f'{r:.1f}' for r in returns)}; "
           f"{len(frames)} frames written to {path}")
     return 0

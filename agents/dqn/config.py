@@ -5,16 +5,16 @@ docstring) without paying for the TensorFlow import.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
-import textwrap
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Mapping
 
 from rllab.checks import check_choice, check_float, check_int
 from rllab.errors import UsageError
+
+DEFAULT_ENV = "CartPole-v1"
+BUDGET_FIELDS = ("total_steps",)
+"""Config fields that --resume may change: a larger budget extends the run."""
 
 
 @dataclass
@@ -31,11 +31,11 @@ class DQNConfig:
     """Environment copies stepped together; one batched Q-network call chooses all their actions."""
 
     network: str = "mlp"
-    """Q-network builder (agents.dqn.networks.NETWORKS)."""
+    """Q-network torso (agents.dqn.networks.NETWORKS); the Q head goes on top of it."""
     hidden_units: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the MLP Q-network."""
+    """Hidden layer widths of the mlp torso (ignored by other torsos)."""
     dueling: bool = False
-    """Dueling head: Q = V + A - mean(A)."""
+    """Dueling head on the torso: Q = V + A - mean(A)."""
     double_q: bool = True
     """Double DQN: the online net picks the next action, the target net scores it."""
     n_step: int = 3
@@ -45,6 +45,8 @@ class DQNConfig:
 
     buffer_size: int = 100_000
     """Replay buffer capacity in transitions."""
+    replay: str = "uniform"
+    """Replay buffer implementation (agents.dqn.replay.REPLAY_BUFFERS); uniform: a ring buffer sampled uniformly."""
     batch_size: int = 64
     """Transitions per gradient step."""
     learning_rate: float = 2.3e-3
@@ -88,35 +90,37 @@ class DQNConfig:
 
     def validate(self) -> "DQNConfig":
         """Check every field; a bad value is a `UsageError` naming it. Returns self."""
-        check_int("total_steps", self.total_steps, min_value=1)
-        check_int("num_envs", self.num_envs, min_value=1, max_value=1024)
+        check_int("--total-steps", self.total_steps, min_value=1)
+        check_int("--num-envs", self.num_envs, min_value=1, max_value=1024)
         if not self.hidden_units or any(int(u) < 1 for u in self.hidden_units):
-            raise UsageError(f"hidden_units must be positive integers, got {list(self.hidden_units)}")
-        check_int("n_step", self.n_step, min_value=1)
-        check_float("gamma", self.gamma, min_value=0.0, max_value=1.0)
-        check_int("buffer_size", self.buffer_size, min_value=self.num_envs)
-        check_int("batch_size", self.batch_size, min_value=1)
-        check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)
-        check_float("final_learning_rate", self.final_learning_rate, min_value=0.0, max_value=self.learning_rate)
-        check_float("adam_epsilon", self.adam_epsilon, min_value=0.0, min_inclusive=False)
-        check_float("max_grad_norm", self.max_grad_norm, min_value=0.0, min_inclusive=False)
-        check_int("learning_starts", self.learning_starts, min_value=0)
-        check_int("train_frequency", self.train_frequency, min_value=1)
-        check_int("gradient_steps", self.gradient_steps, min_value=1)
-        check_int("target_update_interval", self.target_update_interval, min_value=1)
-        check_float("tau", self.tau, min_value=0.0, max_value=1.0, min_inclusive=False)
-        check_float("epsilon_start", self.epsilon_start, min_value=0.0, max_value=1.0)
-        check_float("epsilon_end", self.epsilon_end, min_value=0.0, max_value=1.0)
-        check_float("exploration_fraction", self.exploration_fraction, min_value=0.0, max_value=1.0)
-        check_int("eval_interval", self.eval_interval, min_value=1)
-        check_int("eval_episodes", self.eval_episodes, min_value=1)
+            raise UsageError(f"--hidden-units must be positive integers, got {list(self.hidden_units)}")
+        check_int("--n-step", self.n_step, min_value=1)
+        check_float("--gamma", self.gamma, min_value=0.0, max_value=1.0)
+        check_int("--buffer-size", self.buffer_size, min_value=self.num_envs)
+        check_int("--batch-size", self.batch_size, min_value=1)
+        check_float("--learning-rate", self.learning_rate, min_value=0.0, min_inclusive=False)
+        check_float("--final-learning-rate", self.final_learning_rate, min_value=0.0, max_value=self.learning_rate)
+        check_float("--adam-epsilon", self.adam_epsilon, min_value=0.0, min_inclusive=False)
+        check_float("--max-grad-norm", self.max_grad_norm, min_value=0.0, min_inclusive=False)
+        check_int("--learning-starts", self.learning_starts, min_value=0)
+        check_int("--train-frequency", self.train_frequency, min_value=1)
+        check_int("--gradient-steps", self.gradient_steps, min_value=1)
+        check_int("--target-update-interval", self.target_update_interval, min_value=1)
+        check_float("--tau", self.tau, min_value=0.0, max_value=1.0, min_inclusive=False)
+        check_float("--epsilon-start", self.epsilon_start, min_value=0.0, max_value=1.0)
+        check_float("--epsilon-end", self.epsilon_end, min_value=0.0, max_value=1.0)
+        check_float("--exploration-fraction", self.exploration_fraction, min_value=0.0, max_value=1.0)
+        check_int("--eval-interval", self.eval_interval, min_value=1)
+        check_int("--eval-episodes", self.eval_episodes, min_value=1)
         if self.stop_threshold is not None:
-            check_float("stop_threshold", self.stop_threshold)
-        check_int("stop_confirm_episodes", self.stop_confirm_episodes, min_value=1)
-        check_int("checkpoint_every_epochs", self.checkpoint_every_epochs, min_value=1)
+            check_float("--stop-threshold", self.stop_threshold)
+        check_int("--stop-confirm-episodes", self.stop_confirm_episodes, min_value=1)
+        check_int("--checkpoint-every-epochs", self.checkpoint_every_epochs, min_value=1)
         from agents.dqn.networks import NETWORKS
+        from agents.dqn.replay import REPLAY_BUFFERS
 
-        check_choice("network", self.network, NETWORKS)
+        check_choice("--network", self.network, NETWORKS)
+        check_choice("--replay", self.replay, REPLAY_BUFFERS)
         return self
 
     @property
@@ -157,16 +161,3 @@ def config_from_dict(values: Mapping[str, Any]) -> DQNConfig:
         values["hidden_units"] = tuple(int(u) for u in values["hidden_units"])
     known = {f.name for f in dataclasses.fields(DQNConfig)}
     return DQNConfig(**{k: v for k, v in values.items() if k in known}).validate()
-
-
-@lru_cache(maxsize=None)
-def field_docs() -> dict[str, str]:
-    """Each field's docstring (the string literal under it), read from this module's source."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(DQNConfig)))
-    body = tree.body[0].body
-    docs = {}
-    for statement, following in zip(body, body[1:]):
-        if (isinstance(statement, ast.AnnAssign) and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str)):
-            docs[statement.target.id] = following.value.value
-    return docs

@@ -18,29 +18,30 @@ import math
 import os
 import sys
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import gymnasium as gym
 import keras
 import numpy as np
 import tensorflow as tf
 
-from agents.dqn.config import DQNConfig, config_from_dict
+from agents.dqn.config import BUDGET_FIELDS, DQNConfig, config_from_dict
 from agents.dqn.envs import (
     env_snapshot,
-    make_env,
-    make_vec_env,
+    make_envs,
+    make_single_env,
     restore_env_snapshot,
     true_next_obs,
 )
-from agents.dqn.networks import build_q_network
-from agents.dqn.replay import NStepAccumulator, ReplayBuffer
+from agents.dqn.networks import q_network_for
+from agents.dqn.replay import NStepAccumulator, make_replay_buffer
 from rllab.callbacks import EvalCallback, standard_callbacks
 from rllab.checkpoints import Checkpointer
 from rllab.errors import UsageError
+from rllab.lifecycle import KeepBest, RunInterrupted, open_run
 from rllab.loop import train_loop
 from rllab.models import save_model_atomic
-from rllab.runs import Run
+from rllab.runs import Run, atomic_write
 from rllab.seeding import rng_state, seed_everything, set_rng_state
 
 RUN_KIND = "dqn"
@@ -135,15 +136,14 @@ class DQNAgent:
         self.config = config.validate()
         self.seed = seed
         self.rng = rng if rng is not None else np.random.default_rng(seed)
-        self.envs = make_vec_env(config.env_id, config.num_envs, seed, env_kwargs=config.env_kwargs)
-        self.eval_envs = make_vec_env(config.env_id, min(config.eval_episodes, 32), env_kwargs=config.env_kwargs)
+        self.envs = make_envs(config, config.num_envs, seed)
+        self.eval_envs = make_envs(config, min(config.eval_episodes, 32))
         obs_space = self.envs.single_observation_space
         self.num_actions = int(self.envs.single_action_space.n)
         self.solve_threshold = gym.spec(config.env_id).reward_threshold  # e.g. 475 for CartPole-v1
 
-        network_options = {"hidden_units": config.hidden_units, "dueling": config.dueling}
-        self.online = build_q_network(config.network, obs_space.shape, self.num_actions, **network_options)
-        self.target = build_q_network(config.network, obs_space.shape, self.num_actions, **network_options)
+        self.online = q_network_for(config, obs_space.shape, self.num_actions)
+        self.target = q_network_for(config, obs_space.shape, self.num_actions)
         self.target.set_weights(self.online.get_weights())
         updates = max(1, (config.total_steps - config.learning_starts) // config.train_frequency)
         total_gradient_steps = updates * config.gradient_steps  # the learning rate decays over all of them
@@ -158,15 +158,13 @@ class DQNAgent:
         self._update = self._compile_update()
         self.greedy = make_greedy_policy(self.online, obs_space.dtype, jit_compile=config.jit_compile)
 
-        self.buffer = ReplayBuffer(config.buffer_size, obs_space.shape, obs_space.dtype)
+        self.buffer = make_replay_buffer(config, obs_space)
         self.n_step = NStepAccumulator(config.num_envs, config.n_step, config.gamma)
         self.obs, _ = self.envs.reset(seed=seed)
         self.episode_returns = np.zeros(config.num_envs)
         self.episode_lengths = np.zeros(config.num_envs, dtype=np.int64)
         self.env_steps = 0
         self.update_rounds = 0  # updates (of gradient_steps each) done so far
-        self.best_score = -math.inf
-        self.best_step = -1
         self.last_eval = (-math.inf, -1)  # (mean return, env step) of the latest evaluation
         self.first_solved_step = -1  # env step of the first evaluation reaching the env's reward_threshold
         self.reached_stop_threshold = False  # persisted: resuming a run that stopped there must not train on
@@ -297,16 +295,21 @@ class DQNAgent:
         self.eval_envs.close()
 
     # --- checkpointable state outside TensorFlow (the TF checkpoint holds nets and optimizer) ----------
+    # The replay buffer is "bulk" state: the Checkpointer keeps one copy of it on disk (for the newest
+    # checkpoint) instead of one per kept checkpoint. Everything else is small and goes in each checkpoint.
     def get_state(self) -> dict[str, np.ndarray]:
+        last_score, last_step = self.last_eval
         state = {
             "agent/obs": self.obs,
             "agent/episode_returns": self.episode_returns,
             "agent/episode_lengths": self.episode_lengths,
-            "agent/counters": np.array([self.env_steps, self.update_rounds, self.best_step, self.first_solved_step,
-                                        self.last_eval[1], self.reached_stop_threshold], dtype=np.int64),
-            "agent/scores": np.array([self.best_score, self.last_eval[0]], dtype=np.float64),
+            "agent/env_steps": np.int64(self.env_steps),
+            "agent/update_rounds": np.int64(self.update_rounds),
+            "agent/first_solved_step": np.int64(self.first_solved_step),
+            "agent/reached_stop_threshold": np.bool_(self.reached_stop_threshold),
+            "agent/last_eval_score": np.float64(last_score),
+            "agent/last_eval_step": np.int64(last_step),
             "agent/rng": rng_state(self.rng),
-            **self.buffer.state_dict(),
             **self.n_step.state_dict(),
         }
         snapshot = env_snapshot(self.envs)
@@ -317,13 +320,12 @@ class DQNAgent:
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         self.episode_returns = state["agent/episode_returns"].copy()
         self.episode_lengths = state["agent/episode_lengths"].copy()
-        (self.env_steps, self.update_rounds, self.best_step, self.first_solved_step, last_step,
-         reached_stop_threshold) = (int(v) for v in state["agent/counters"])
-        self.reached_stop_threshold = bool(reached_stop_threshold)
-        self.best_score, last_score = (float(v) for v in state["agent/scores"])
-        self.last_eval = (last_score, last_step)
+        self.env_steps = int(state["agent/env_steps"])
+        self.update_rounds = int(state["agent/update_rounds"])
+        self.first_solved_step = int(state["agent/first_solved_step"])
+        self.reached_stop_threshold = bool(state["agent/reached_stop_threshold"])
+        self.last_eval = (float(state["agent/last_eval_score"]), int(state["agent/last_eval_step"]))
         set_rng_state(self.rng, state["agent/rng"])
-        self.buffer.load_state_dict(state)
         self.n_step.load_state_dict(state)
         if "env/physics" in state:
             restore_env_snapshot(self.envs, state)
@@ -337,49 +339,57 @@ class DQNAgent:
             self.n_step.load_state_dict({})
         self._clock = (time.perf_counter(), self.env_steps)
 
+    def get_bulk_state(self) -> dict[str, np.ndarray]:
+        return self.buffer.state_dict()
+
+    def set_bulk_state(self, state: dict[str, np.ndarray]) -> None:
+        self.buffer.load_state_dict(state)
+
 
 # --- 3. training with the shared loop ---------------------------------------------------------------------
 def train(
     config: DQNConfig | None,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     run_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    given: Mapping[str, Any] | None = None,
     progress: bool = True,
     extra_callbacks: Iterable[keras.callbacks.Callback] = (),
 ) -> dict:
-    """Train a DQN run, or continue one with ``resume`` (``config`` may then be None: the stored one is used).
+    """Train a DQN run, or continue one with ``resume`` (the stored config and seed win; ``given``, the
+    flags typed, must match them except ``total_steps``, which extends the run).
 
-    Returns the summary also written to ``artifacts/train_summary.json``.
+    Returns the summary also written to ``artifacts/train_summary.json``. Ctrl-C/SIGTERM: the loop
+    saves a checkpoint, the final policy is exported as usual, then `RunInterrupted` is raised.
 
-    Keep-the-best: every evaluation that beats all earlier ones is saved as ``best_q_network.keras``.
-    At the end the final policy is whichever of the best-evaluated and the last network scored higher;
-    it is exported as ``artifacts/q_network.keras``.
+    Keep-the-best: every evaluation that beats all earlier ones of the run (resumes included) is saved
+    as ``best_q_network.keras``. At the end the final policy is whichever of the best-evaluated and
+    the last network scored higher; it is exported as ``artifacts/q_network.keras``.
     """
     started = time.perf_counter()
-    if not resume:
-        make_env(config.env_id, env_kwargs=config.env_kwargs).close()  # a bad env fails before the run folder exists
-    run = Run.create("dqn", RUN_KIND, config if config is not None else {}, seed=seed, run_dir=run_dir, resume=resume)
-    if resume:
-        config, seed = config_from_dict(run.config), run.seed  # the stored run wins
+    start = open_run(
+        "dqn", RUN_KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=config_from_dict,
+        given=given, budget=BUDGET_FIELDS, flags={"env_id": "--env"},
+        before_create=lambda new: make_single_env(new).close(),  # a bad env fails before the run folder exists
+    )
+    run, config, seed = start.run, start.config, start.seed
     rng = seed_everything(seed)
     agent = DQNAgent(config, seed=seed, rng=rng)
     checkpointer = Checkpointer(
         run.checkpoints_dir, get_state=agent.get_state, set_state=agent.set_state,
+        get_bulk_state=agent.get_bulk_state, set_bulk_state=agent.set_bulk_state,
         online=agent.online, target=agent.target, optimizer=agent.optimizer,
     )
-    if resume and not checkpointer.restore():
-        raise UsageError(f"--resume: {str(run.checkpoints_dir)!r} holds no checkpoint to continue from")
+    if start.resumed and not checkpointer.restore():
+        start.no_checkpoint_yet()
 
-    def keep_best(logs: dict) -> None:
-        # EvalCallback's own best restarts at a resume; the agent's persisted best is authoritative.
-        if logs[EVAL_MONITOR] > agent.best_score:
-            agent.best_score, agent.best_step = float(logs[EVAL_MONITOR]), agent.env_steps
-            save_model_atomic(agent.online, run.artifact(BEST_MODEL))
-
-    evaluation = EvalCallback(agent.evaluate, EVAL_MONITOR, threshold=config.stop_threshold, on_best=keep_best)
+    keep_best = KeepBest(run.checkpoints_dir / "best.json", EVAL_MONITOR, mode="max",
+                         save=lambda: save_model_atomic(agent.online, run.artifact(BEST_MODEL)))
+    evaluation = EvalCallback(agent.evaluate, EVAL_MONITOR, threshold=config.stop_threshold, keep_best=keep_best,
+                              step=lambda epoch: agent.env_steps)
     callbacks = standard_callbacks(
-        run, resume=resume, extra=[evaluation, *extra_callbacks], csv_keys=CSV_KEYS,
+        run, resume=start.resumed, extra=[evaluation, *extra_callbacks], csv_keys=CSV_KEYS,
         plot_every=None,  # plotting every epoch costs seconds on a short run: plot once at the end
     )
     # A run that already stopped on its threshold is complete: resuming it only re-exports the result.
@@ -390,7 +400,7 @@ def train(
             callbacks=callbacks, optimizer=agent.optimizer, checkpointer=checkpointer,
             checkpoint_every_epochs=config.checkpoint_every_epochs, progress=progress,
         )
-        summary = finalize(agent, run)
+        summary = finalize(agent, run, keep_best)
     finally:
         agent.close()
     summary.update(
@@ -398,19 +408,22 @@ def train(
         wall_seconds_this_call=time.perf_counter() - started,
     )
     run.write_json(SUMMARY, summary)
+    if result.interrupted:
+        raise RunInterrupted(run.path, f"checkpoint saved at env step {agent.env_steps}, "
+                                       f"policy so far exported to {summary['final_model']}")
     return summary
 
 
-def finalize(agent: DQNAgent, run: Run) -> dict:
+def finalize(agent: DQNAgent, run: Run, keep_best: KeepBest) -> dict:
     """Export the final greedy Q-network: the best-evaluated one if it beats the last network."""
     last_score, last_step = agent.last_eval
     if last_step != agent.env_steps:  # the run did not end on an evaluation: score the last network now
         last_score = agent.evaluate()["mean_return"]
     best_file = run.artifact(BEST_MODEL)
     final_file = run.artifact(FINAL_MODEL)
-    if agent.best_score > last_score and best_file.is_file():
-        chosen, final_score, final_step = "best", agent.best_score, agent.best_step
-        final_file.write_bytes(best_file.read_bytes())
+    if keep_best.value is not None and keep_best.value > last_score and best_file.is_file():
+        chosen, final_score, final_step = "best", keep_best.value, keep_best.step
+        atomic_write(final_file, lambda f: f.write(best_file.read_bytes()), binary=True)
     else:
         chosen, final_score, final_step = "last", last_score, agent.env_steps
         save_model_atomic(agent.online, final_file)
@@ -422,7 +435,7 @@ def finalize(agent: DQNAgent, run: Run) -> dict:
         "final_policy_eval_mean": final_score,
         "final_policy_env_step": final_step,
         "last_policy_eval_mean": last_score,
-        "best_eval_mean": agent.best_score,
+        "best_eval_mean": keep_best.value,
         "solve_threshold": agent.solve_threshold,
         "first_solved_env_step": agent.first_solved_step if agent.first_solved_step >= 0 else None,
         "gradient_steps": int(agent.optimizer.iterations.numpy()),

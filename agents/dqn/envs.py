@@ -1,4 +1,10 @@
-"""Environment factory: validated Gymnasium vector environments for DQN.
+"""Environment factory: the envs of a DQN run, built from its `DQNConfig`.
+
+`make_envs` (training and evaluation vector envs) and `make_single_env` (play, and the pre-check that
+fails before a run folder exists) are the only way DQN builds envs. They dispatch on `env_kind`, how an
+env id is built, to a builder in `ENV_BUILDERS`: plain Gymnasium ids go through ``gym.make``; Atari ids
+(``ALE/...``) will get a builder around ``ale_py.vector_env.AtariVectorEnv`` (channels-first
+``(4, 84, 84)`` uint8 frames, vectorised natively, not through ``gym.make``) and are refused until then.
 
 DQN needs a ``Box`` observation and a ``Discrete`` action space; anything else is a one-line
 `UsageError` naming the space. Vector envs use same-step autoreset: when an episode ends, ``step``
@@ -8,7 +14,7 @@ and lets a checkpoint capture the whole env state without a pending-reset flag.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
@@ -16,6 +22,55 @@ from rllab.checks import check_int
 from rllab.errors import UsageError
 from rllab.seeding import rng_state, set_rng_state
 
+if TYPE_CHECKING:
+    from agents.dqn.config import DQNConfig
+
+
+# --- the factory every DQN entry point uses ---------------------------------------------------------------
+class EnvBuilder(NamedTuple):
+    """How one kind of env is built from a config. Both must return validated spaces (`validate_spaces`)."""
+
+    single: Callable[..., object]
+    """``(config, render_mode) -> gym.Env``: one env, for play and for the pre-check."""
+    vector: Callable[..., object]
+    """``(config, num_envs, seed) -> VectorEnv`` with same-step autoreset (``info["final_obs"]``)."""
+
+
+def env_kind(env_id: str) -> str:
+    """How ``env_id`` is built: ``"atari"`` for ALE ids (ale_py's own vector env), else ``"gymnasium"``."""
+    return "atari" if env_id.startswith("ALE/") else "gymnasium"
+
+
+ENV_BUILDERS: dict[str, EnvBuilder] = {
+    "gymnasium": EnvBuilder(
+        single=lambda config, render_mode: make_env(config.env_id, render_mode=render_mode, env_kwargs=config.env_kwargs),
+        vector=lambda config, num_envs, seed: make_vec_env(config.env_id, num_envs, seed, env_kwargs=config.env_kwargs),
+    ),
+    # "atari": an EnvBuilder around ale_py.vector_env.AtariVectorEnv goes here.
+}
+
+
+def _builder(env_id: str) -> EnvBuilder:
+    kind = env_kind(env_id)
+    if kind not in ENV_BUILDERS:
+        raise UsageError(f"cannot make env {env_id!r}: {kind.title()} envs are not supported by DQN yet")
+    return ENV_BUILDERS[kind]
+
+
+def make_single_env(config: "DQNConfig", *, render_mode: str | None = None):
+    """One env of ``config.env_id`` (with ``config.env_kwargs``); a bad id or space is a one-line `UsageError`."""
+    return _builder(config.env_id).single(config, render_mode)
+
+
+def make_envs(config: "DQNConfig", num_envs: int, seed: int | None = None):
+    """``num_envs`` copies of ``config.env_id`` in one vector env with same-step autoreset.
+
+    ``seed`` seeds copy ``i`` with ``seed + i`` (the first ``reset(seed=...)`` is up to the caller).
+    """
+    return _builder(config.env_id).vector(config, num_envs, seed)
+
+
+# --- Gymnasium envs through gym.make ----------------------------------------------------------------------
 
 def make_env(env_id: str, *, render_mode: str | None = None, env_kwargs: dict | None = None):
     """One Gymnasium env, with an unknown id or bad space reported as a one-line `UsageError`."""

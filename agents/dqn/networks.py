@@ -1,51 +1,89 @@
-"""Q-network builders, chosen by name (``DQNConfig.network``).
+"""Q-networks as torso + head: ``DQNConfig.network`` names the torso, ``DQNConfig.dueling`` picks the head.
 
-Every builder returns a functional ``keras.Model`` mapping a batch of observations to one Q-value per
-action, built only from stock Keras layers, so the exported file loads with plain
-``keras.models.load_model`` (no custom objects, no ``Lambda``). Add a builder for a new observation kind
-(the Atari CNN next) to `NETWORKS`.
+The torso turns a batch of observations into feature vectors; the head turns features into one Q-value
+per action. Either head goes on any torso. The result is a functional ``keras.Model`` of stock Keras
+layers only, so the exported file loads with plain ``keras.models.load_model`` (no custom objects, no
+``Lambda``).
+
+Each torso takes its own options, read from the DQNConfig fields of the same names (`Torso.config_fields`):
+the MLP's ``hidden_units`` go to the MLP torso only. A torso for a new observation kind (the Atari
+``nature_cnn``, which would scale its uint8 frames inside the network) is one more `NETWORKS` entry.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from rllab.checks import check_choice, check_int
-from rllab.errors import UsageError
+
+if TYPE_CHECKING:
+    from agents.dqn.config import DQNConfig
 
 
-def build_mlp_q_network(
-    obs_shape: Sequence[int], num_actions: int, *, hidden_units: Sequence[int] = (256, 256), dueling: bool = False
-):
-    """An MLP Q-network for vector observations; with ``dueling`` the last hidden layer feeds separate
-    value and advantage heads combined as ``Q = V + A - mean(A)`` (Wang et al., 2016)."""
+# --- torsos: observations -> features ---------------------------------------------------------------------
+def mlp_torso(inputs, *, hidden_units: Sequence[int] = (256, 256)):
+    """Dense + ReLU layers of widths ``hidden_units`` (observations with several axes are flattened first)."""
     import keras
 
-    from rllab.models import build_mlp
+    x = keras.layers.Flatten()(inputs) if len(inputs.shape) > 2 else inputs
+    for i, units in enumerate(hidden_units):
+        x = keras.layers.Dense(check_int("hidden_units", units, min_value=1), activation="relu", name=f"hidden_{i}")(x)
+    return x
 
-    hidden_units = tuple(hidden_units)  # build_mlp validates the sizes
-    if not dueling:
-        return build_mlp(tuple(obs_shape), num_actions, hidden_units=hidden_units, name="q_network")
-    num_actions = check_int("num_actions", num_actions, min_value=1)
-    if not hidden_units:
-        raise UsageError("a dueling Q-network needs at least one hidden layer, got hidden_units=()")
-    # The shared trunk: every hidden layer, the last one with its ReLU kept as the trunk's output.
-    trunk = build_mlp(
-        tuple(obs_shape), hidden_units[-1], hidden_units=hidden_units[:-1], output_activation="relu", name="trunk"
-    )
-    features = trunk.output
+
+# --- heads: features -> one Q-value per action ------------------------------------------------------------
+def q_head(features, num_actions: int):
+    """One linear output per action."""
+    import keras
+
+    return keras.layers.Dense(num_actions, name="q_values")(features)
+
+
+def dueling_head(features, num_actions: int):
+    """Separate value and advantage streams, ``Q = V + A - mean_a(A)`` (Wang et al., 2016).
+
+    Subtracting the mean advantage makes V and A identifiable: the advantages average to zero over the
+    actions, so ``mean_a(Q) = V``.
+    """
+    import keras
+
     value = keras.layers.Dense(1, name="value")(features)
     advantages = keras.layers.Dense(num_actions, name="advantages")(features)
+    # mean over actions with stock layers (no Lambda, so safe_mode loading works)
     mean_advantage = keras.layers.GlobalAveragePooling1D(name="mean_advantage")(
         keras.layers.Reshape((num_actions, 1))(advantages)
     )
     centred = keras.layers.Subtract(name="centred_advantages")([advantages, mean_advantage])
-    q_values = keras.layers.Add(name="q_values")([value, centred])
-    return keras.Model(trunk.input, q_values, name="dueling_q_network")
+    return keras.layers.Add(name="q_values")([value, centred])
 
 
-NETWORKS: dict[str, Callable] = {"mlp": build_mlp_q_network}
+# --- the registry and the builder -------------------------------------------------------------------------
+class Torso(NamedTuple):
+    build: Callable
+    """``(inputs, **options) -> features``: Keras layers applied to the observation input."""
+    config_fields: tuple[str, ...]
+    """The DQNConfig fields passed to ``build`` as options of the same name."""
 
 
-def build_q_network(name: str, obs_shape: Sequence[int], num_actions: int, **options):
-    """The Q-network called ``name`` (a key of `NETWORKS`); an unknown name is a `UsageError`."""
-    return NETWORKS[check_choice("network", name, NETWORKS)](obs_shape, num_actions, **options)
+NETWORKS: dict[str, Torso] = {
+    "mlp": Torso(mlp_torso, ("hidden_units",)),
+}
+
+
+def build_q_network(obs_shape: Sequence[int], num_actions: int, *, network: str = "mlp", dueling: bool = False,
+                    **torso_options):
+    """The ``network`` torso (a key of `NETWORKS`, given ``torso_options``) under a plain or dueling Q head."""
+    import keras
+
+    torso = NETWORKS[check_choice("network", network, NETWORKS)]
+    num_actions = check_int("num_actions", num_actions, min_value=1)
+    inputs = keras.Input(shape=tuple(int(d) for d in obs_shape), name="observations")
+    head = dueling_head if dueling else q_head
+    q_values = head(torso.build(inputs, **torso_options), num_actions)
+    return keras.Model(inputs, q_values, name="dueling_q_network" if dueling else "q_network")
+
+
+def q_network_for(config: "DQNConfig", obs_shape: Sequence[int], num_actions: int):
+    """The Q-network ``config`` describes: its torso gets only the config fields it declares."""
+    torso = NETWORKS[check_choice("network", config.network, NETWORKS)]
+    options = {name: getattr(config, name) for name in torso.config_fields}
+    return build_q_network(obs_shape, num_actions, network=config.network, dueling=config.dueling, **options)

@@ -4,16 +4,26 @@ A stored transition is ``(obs, action, reward, next_obs, discount)`` where ``dis
 ``gamma**k * (1 - terminated)`` for the ``k`` rewards summed into ``reward``. The learner's target is then
 simply ``reward + discount * Q_target(next_obs)``: termination (discount 0) never bootstraps, a time-limit
 truncation bootstraps from the true final observation, and n-step returns need no special case.
+
+The buffer is chosen by ``DQNConfig.replay`` from `REPLAY_BUFFERS`. Any implementation offers what
+`ReplayBuffer` offers and the agent uses: ``len()``, ``add_batch(obs, actions, rewards, next_obs,
+discounts)`` (one row per vector env, in env order), ``sample(rng, batch_shape)`` returning the `FIELDS`
+arrays, and ``state_dict()`` / ``load_state_dict(state)`` of plain NumPy arrays (checkpointed once per
+run, as bulk state). A frame-sharing Atari buffer (each frame stored once instead of 2 x 4 times) slots in
+there.
 """
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from rllab.checks import check_float, check_int
+from rllab.checks import check_choice, check_float, check_int
 from rllab.errors import UsageError
+
+if TYPE_CHECKING:
+    from agents.dqn.config import DQNConfig
 
 # The arrays of one batch of transitions, in the order every consumer (sampling, the update step) uses.
 FIELDS = ("obs", "actions", "rewards", "next_obs", "discounts")
@@ -78,6 +88,21 @@ class ReplayBuffer:
             getattr(self, field)[size:] = 0
         self.size = size
         self.position = int(state[prefix + "position"])
+
+
+def _uniform_buffer(config: "DQNConfig", observation_space) -> ReplayBuffer:
+    return ReplayBuffer(config.buffer_size, observation_space.shape, observation_space.dtype)
+
+
+REPLAY_BUFFERS: dict[str, Callable[["DQNConfig", object], ReplayBuffer]] = {
+    "uniform": _uniform_buffer,
+}
+"""``name -> (config, single-env observation space) -> buffer``; ``DQNConfig.replay`` picks one."""
+
+
+def make_replay_buffer(config: "DQNConfig", observation_space):
+    """The replay buffer named by ``config.replay``, sized by the config for ``observation_space``."""
+    return REPLAY_BUFFERS[check_choice("replay", config.replay, REPLAY_BUFFERS)](config, observation_space)
 
 
 class NStepAccumulator:

@@ -17,6 +17,10 @@ Two pieces make it exact:
   cards, which stick to different rewards; the model adds one hidden state per dealer card for
   "holding a natural" (state ``704 + d``). Sticking on 21 is optimal in both, so the optimal
   policy on observations is unchanged and the value from the start distribution is exact.
+
+`random_hand_start` is Blackjack's exploring start (the env keeps no settable ``s``). Both are
+hooked into the rest of the package by `agents.tabular.envs.EnvTraits`; nothing else tests for
+Blackjack.
 """
 from __future__ import annotations
 
@@ -125,4 +129,21 @@ def blackjack_model(tabular_env=None) -> TabularModel:
                     initial[natural_index(dealer_card)] += p1 * p2 * pd
                 else:
                     initial[observation_index(value, dealer_card, int(value != hard_sum))] += p1 * p2 * pd
-    return TabularModel(transition, reward, initial, None, N_OBSERVED)
+    hidden_shows = np.array([observation_index(21, d, 1) for d in range(11)])  # a natural shows soft 21
+    return TabularModel(transition, reward, initial, None, N_OBSERVED, hidden_shows)
+
+
+def random_hand_start(tabular_env, rng: np.random.Generator) -> int:
+    """Exploring start: deal random hands for a random (player sum 12..21, dealer card, usable ace), as in
+    Sutton & Barto's example 5.3, in a freshly reset env; returns the state index."""
+    unwrapped = tabular_env.env.unwrapped
+    player_sum, dealer_card, usable = int(rng.integers(12, 22)), int(rng.integers(1, 11)), int(rng.integers(2))
+    if usable:
+        hand = [1, player_sum - 11]
+    elif player_sum <= 20:
+        hand = [10, player_sum - 10]
+    else:
+        hand = [10, 9, 2]
+    unwrapped.player = hand
+    unwrapped.dealer = [dealer_card, int(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10]))]
+    return tabular_env.indexer.index(unwrapped._get_obs())

@@ -1,19 +1,27 @@
 """``rllab tabular``: train / solve / eval / plot (see `agents.tabular.train`).
 
+Every field of the configs (`ControlConfig` and Monte Carlo's `MCConfig` for ``train``, `DPConfig`
+for ``solve``) is a flag whose help is the field's docstring, with its default and the per-env
+defaults of `agents.tabular.config.ENV_DEFAULTS`, so the flags cannot drift from the configs.
+
 Nothing heavy is imported here at import time (``rllab --help`` stays fast); the handlers import
 the algorithms. Tabular code never imports TensorFlow.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
-from rllab.cli_common import add_eval_args, add_train_args, emit_json, json_object, nonneg_int, positive_float, positive_int, probability
+from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, MC_ALGOS, SCHEDULE_FLAGS, SCHEDULE_KINDS,
+                                   TD_ALGOS, ControlConfig, DPConfig, MCConfig)
+from agents.tabular.envs import FAMILIES, GENERIC
+from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
+                              positive_float, positive_int, probability)
 
-ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "mc", "mc-es", "mc-off-policy")
-METHODS = ("value-iteration", "policy-iteration", "finite-horizon")
-SCHEDULES = ("constant", "linear", "exponential")
 _ENV_HELP = ("Gymnasium id with Discrete or Tuple-of-Discrete observations and Discrete actions, e.g. FrozenLake-v1, "
-             "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1 (default: FrozenLake-v1)")
+             "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1")
+_MISSING = object()
 
 
 def register(subparsers) -> None:
@@ -23,63 +31,8 @@ def register(subparsers) -> None:
                     "optimum that dynamic programming computes within the registered time limit.",
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    train = commands.add_parser(
-        "train", help="learn a Q table with TD or Monte Carlo control",
-        description="Learn a Q table by interacting with the env. The defaults are tuned per environment for the "
-                    "benchmark targets (scripts/bench_tabular.py); every flag below overrides them, and a different "
-                    "--episodes stretches the default schedules with it.",
-    )
-    train.add_argument("--algo", choices=ALGOS, default="q-learning",
-                       help="q-learning, sarsa, expected-sarsa, double-q (TD); mc (on-policy epsilon-soft), "
-                            "mc-es (exploring starts), mc-off-policy (weighted importance sampling) (default: q-learning)")
-    train.add_argument("--env", default="FrozenLake-v1", metavar="ID", help=_ENV_HELP)
-    train.add_argument("--env-kwargs", type=json_object, default={}, metavar="JSON",
-                       help='keyword arguments for gymnasium.make, e.g. \'{"map_name": "8x8", "is_slippery": false}\'')
-    train.add_argument("--episodes", type=positive_int, default=None, metavar="N", help="training episodes (default: per env)")
-    train.add_argument("--gamma", type=probability, default=None, help="discount factor (default: per env)")
-    train.add_argument("--epsilon", type=probability, default=None, metavar="E",
-                       help="exploration at the start of the epsilon schedule (default: per env)")
-    train.add_argument("--epsilon-end", type=probability, default=None, metavar="E", help="exploration at the end of its schedule")
-    train.add_argument("--epsilon-decay", choices=SCHEDULES, default=None, help="shape of the epsilon schedule")
-    train.add_argument("--epsilon-episodes", type=positive_int, default=None, metavar="N", help="length of the epsilon schedule")
-    train.add_argument("--step-size", type=positive_float, default=None, metavar="ALPHA", help="learning rate at the start of its schedule")
-    train.add_argument("--step-size-end", type=positive_float, default=None, metavar="ALPHA", help="learning rate at the end of its schedule")
-    train.add_argument("--step-size-decay", choices=SCHEDULES, default=None, help="shape of the step-size schedule")
-    train.add_argument("--initial-q", type=float, default=None, metavar="Q", help="initial value of every Q entry (default: 0)")
-    train.add_argument("--every-visit", action="store_true", help="Monte Carlo: update every visit, not only the first")
-    train.add_argument("--forget-episodes", type=positive_int, default=None, metavar="N",
-                       help="Monte Carlo: a return's weight in its average decays by 1/e over N episodes, however "
-                            "often its state-action is visited (default: per env; none: 1/N averages with the "
-                            "step size as floor)")
-    train.add_argument("--max-episode-steps", type=positive_int, default=None, metavar="N",
-                       help="step cap of training episodes where the env registers no time limit (default: 1000)")
-    train.add_argument("--eval-every", type=nonneg_int, default=None, metavar="N",
-                       help="episodes between greedy-policy measurements in metrics.csv; 0: none (default: per env)")
-    train.add_argument("--keep-last", action="store_true",
-                       help="keep the last Q table, not the one whose greedy policy measured best during training")
-    train.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_train_args(train, "tabular")
-    train.set_defaults(func=_train)
-
-    solve = commands.add_parser(
-        "solve", help="dynamic programming on the env's exact model",
-        description="Solve the env from its model (env.unwrapped.P; Blackjack's is built exactly). Writes the same "
-                    "run folder as train, so eval and plot work on it. finite-horizon is the exact optimum within "
-                    "the registered time limit (value iteration with gamma 1 where there is none).",
-    )
-    solve.add_argument("--method", choices=METHODS, default="finite-horizon", help="(default: finite-horizon)")
-    solve.add_argument("--env", default="FrozenLake-v1", metavar="ID", help=_ENV_HELP)
-    solve.add_argument("--env-kwargs", type=json_object, default={}, metavar="JSON", help="keyword arguments for gymnasium.make")
-    solve.add_argument("--gamma", type=probability, default=None,
-                       help="discount (default: 1 for finite-horizon and Blackjack, 0.99 otherwise)")
-    solve.add_argument("--theta", type=positive_float, default=1e-10, help="convergence threshold (default: 1e-10)")
-    solve.add_argument("--horizon", type=positive_int, default=None, metavar="H",
-                       help="finite-horizon steps (default: the registered time limit)")
-    solve.add_argument("--eval-episodes", type=positive_int, default=2000, metavar="N", help="greedy evaluation episodes (default: 2000)")
-    solve.add_argument("--run-dir", metavar="DIR", default=None, help="run folder to write (default: runs/tabular/<UTC timestamp>)")
-    solve.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="seed of the evaluation episodes (default: 0)")
-    solve.set_defaults(func=_solve)
+    _add_train(commands)
+    _add_solve(commands)
 
     evaluate = commands.add_parser(
         "eval", help="measure the greedy policy of a run",
@@ -88,7 +41,8 @@ def register(subparsers) -> None:
     )
     add_eval_args(evaluate)
     evaluate.add_argument("--episodes", type=positive_int, default=2000, metavar="N", help="evaluation episodes (default: 2000)")
-    evaluate.add_argument("--seed", type=nonneg_int, default=None, metavar="N", help="first episode seed (default: derived from the run)")
+    evaluate.add_argument("--seed", type=nonneg_int, default=None, metavar="N",
+                          help="first episode seed (default: the run's seed + 1000000, as its final evaluation)")
     evaluate.set_defaults(func=_eval)
 
     plot = commands.add_parser("plot", help="(re)draw a run's pictures",
@@ -98,53 +52,200 @@ def register(subparsers) -> None:
     plot.set_defaults(func=_plot)
 
 
-def _schedule_override(start, end, kind, episodes, default):
-    """The per-env default schedule with the fields given on the command line replaced (None: no flag given)."""
-    import dataclasses
+# --- train ------------------------------------------------------------------------------------------------
+def _nonneg_number(text: str) -> float:
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
-    given = {name: value for name, value in
-             (("start", start), ("end", end), ("kind", kind), ("episodes", episodes)) if value is not None}
-    return dataclasses.replace(default, **given) if given else None
+
+def _schedule_docs(name: str, what: str, flags: dict[str, str]) -> dict[str, str]:
+    return {
+        f"{name}.start": f"{what} at the start of its schedule",
+        f"{name}.end": f"{what} at the end of its schedule (ignored by constant)",
+        f"{name}.kind": f"shape of the {what} schedule: constant (stays at {flags['start']}), linear, exponential "
+                        f"(the same factor every episode; {flags['start']} and {flags['end']} > 0)",
+        f"{name}.episodes": f"length of the {what} schedule in episodes; it stays at {flags['end']} after",
+    }
+
+
+_TRAIN_DOCS = {
+    "env": _ENV_HELP,
+    "env_kwargs": 'keyword arguments for gymnasium.make, e.g. \'{"map_name": "8x8", "is_slippery": false}\'',
+    "eval_episodes": "episodes per greedy evaluation during training where the env has no model (the final "
+                     "evaluation plays --final-eval-episodes)",
+    **_schedule_docs("epsilon", "exploration probability", SCHEDULE_FLAGS["epsilon"]),
+    **_schedule_docs("step_size", "step size (learning rate alpha; Monte Carlo: the floor under 1/N)",
+                     SCHEDULE_FLAGS["step_size"]),
+    "max_episode_steps": "step cap of training episodes where the env registers no time limit (a cut is a "
+                         "truncation); none: no cap",
+    "keep_best": "keep the Q table whose greedy policy measured best during training (every --eval-every "
+                 "episodes; exact where the env has a model), not the last one (--no-keep-best, or --keep-last)",
+    "first_visit": "Monte Carlo: update only the first visit of a state-action in an episode "
+                   "(--no-first-visit, or --every-visit: every visit)",
+    "sample_average": "Monte Carlo: step size max(1/N(s, a), --step-size), the exact average of the first "
+                      "1/step-size returns, then a recency-weighted one (--no-sample-average: --step-size alone)",
+    "forget_episodes": "Monte Carlo: a return's weight in its average decays by 1/e over N episodes, however often "
+                       "its state-action is visited; none: no forgetting (1/N averages with the step size as floor)",
+}
+
+
+def _config_value(settings: dict, path: str, default=_MISSING):
+    """The value of config path ``path`` (``"epsilon.end"``) in a settings dict of ENV_DEFAULTS."""
+    name, _, part = path.partition(".")
+    if name not in settings:
+        return default
+    value = settings[name]
+    return getattr(value, part) if part else value
+
+
+def _show(value) -> str:
+    return "none" if value is None else str(value)
+
+
+def per_env_defaults(config_cls: type = MCConfig) -> dict[str, str]:
+    """The help's default of every config path some env overrides, derived from `ENV_DEFAULTS`.
+
+    The config's own default first, then each env whose value differs, with the algos (or families:
+    td, mc) that differ from the env's value in parentheses, e.g.
+    ``10000; FrozenLake8x8-v1: 20000 (mc: 65000, expected-sarsa: 30000); ...``.
+
+    >>> per_env_defaults()["gamma"]
+    '1.0; FrozenLake-v1: 0.99; FrozenLake8x8-v1: 0.995; Taxi-v4: 0.99'
+    """
+    base_config = dataclasses.asdict(config_cls()) | {"algo": ControlConfig.algo}
+    paths = []
+    for name, value in base_config.items():
+        if isinstance(value, dict):  # a schedule: one path per field
+            paths.extend(f"{name}.{part}" for part in value)
+        else:
+            paths.append(name)
+    shown: dict[str, str] = {}
+    for path in paths:
+        name, _, part = path.partition(".")
+        base = base_config[name][part] if part else base_config[name]
+        parts = []
+        for env, table in ENV_DEFAULTS.items():
+            env_value = _config_value(table.get("all", {}), path, base)
+            algos = [f"{key}: {_show(value)}" for key, settings in table.items() if key != "all"
+                     for value in [_config_value(settings, path)] if value is not _MISSING and value != env_value]
+            if env_value != base or algos:
+                parts.append(f"{env}: {_show(env_value)}" + (f" ({', '.join(algos)})" if algos else ""))
+        if parts:
+            shown[path] = "; ".join([_show(base), *parts])
+    return shown
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="learn a Q table with TD or Monte Carlo control",
+        description="Learn a Q table by interacting with the env. The defaults are tuned per environment for the "
+                    "benchmark targets (scripts/bench_tabular.py) and listed with each flag: the config's default, "
+                    "then 'ENV: value', with the algos that differ in parentheses (td: every TD algo, mc: every "
+                    "Monte Carlo one). FrozenLake-v1 with {\"map_name\": \"8x8\"} takes FrozenLake8x8-v1's. Every flag "
+                    "overrides them, and a different --episodes stretches the default schedules with it.",
+        epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
+               "--first-visit, --sample-average and --forget-episodes). Ctrl-C finishes the episode and saves a "
+               "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
+    )
+    flags = add_config_flags(
+        train, MCConfig,
+        flag_names={f"{name}.{part}": flag for name, table in SCHEDULE_FLAGS.items() for part, flag in table.items()},
+        choices={"algo": CONTROL_ALGOS, "epsilon.kind": SCHEDULE_KINDS, "step_size.kind": SCHEDULE_KINDS},
+        parsers={"gamma": probability, "epsilon.start": probability, "epsilon.end": probability,
+                 "step_size.start": _nonneg_number, "step_size.end": _nonneg_number, "eval_every": nonneg_int},
+        defaults={"algo": ControlConfig.algo, **per_env_defaults()},
+        docs=_TRAIN_DOCS,
+    )
+    train.add_argument("--every-visit", dest="first_visit", action="store_const", const=False, default=None,
+                       help="same as --no-first-visit")
+    train.add_argument("--keep-last", dest="keep_best", action="store_const", const=False, default=None,
+                       help="same as --no-keep-best")
+    train.add_argument("--quiet", action="store_true", help="no progress lines (default: print one per log interval)")
+    add_train_args(train, "tabular", seed_help="seed of Python, NumPy and the environment",
+                   budget_flags=[flags.flags["episodes"]])
+    train.set_defaults(func=_train, config_flags=flags)
+
+
+def config_from_flags(given: dict):
+    """The config of a new run from the flags typed (by config path), on top of the per-env defaults."""
+    from agents.tabular.config import default_config
+
+    values = dict(given)
+    algo = values.pop("algo", ControlConfig.algo)
+    env = values.pop("env", ControlConfig.env)
+    env_kwargs = values.pop("env_kwargs", {})
+    overrides: dict = {}
+    for path, value in values.items():
+        name, _, part = path.partition(".")
+        if part:
+            overrides.setdefault(name, {})[part] = value
+        else:
+            overrides[name] = value
+    return default_config(algo, env, env_kwargs, **overrides)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from agents.tabular.config import default_config
     from agents.tabular.train import train_control
+    from rllab.runs import CONFIG_NAME
 
-    if args.resume:
-        config = None
-    else:
-        base = default_config(args.algo, args.env, args.env_kwargs, episodes=args.episodes)  # schedules stretched
-        config = default_config(
-            args.algo, args.env, args.env_kwargs,
-            episodes=args.episodes, gamma=args.gamma, initial_q=args.initial_q,
-            max_episode_steps=args.max_episode_steps, eval_every=args.eval_every, forget_episodes=args.forget_episodes,
-            epsilon=_schedule_override(args.epsilon, args.epsilon_end, args.epsilon_decay, args.epsilon_episodes, base.epsilon),
-            step_size=_schedule_override(args.step_size, args.step_size_end, args.step_size_decay, None, base.step_size),
-            **({"first_visit": False} if args.every_visit else {}),
-            **({"keep_best": False} if args.keep_last else {}),
-        )
-    result = train_control(config, seed=args.seed, run_dir=args.run_dir, resume=args.resume, progress=not args.quiet)
+    given = args.config_flags.given(args)
+    # Resuming a run folder: its stored config wins (the flags are only checked against it).
+    stored = args.resume and args.run_dir is not None and (Path(args.run_dir) / CONFIG_NAME).is_file()
+    config = None if stored else config_from_flags(given)
+    result = train_control(config, seed=args.seed, run_dir=args.run_dir, resume=args.resume, given=given,
+                           progress=not args.quiet)
     _print_figures(result.figures)
     print(f"run folder: {result.run.path}")
     return 0
 
 
+# --- solve ------------------------------------------------------------------------------------------------
+def _dp_gamma_default() -> str:
+    special = ", ".join(f"{family}: {traits.dp_gamma}" for family, traits in FAMILIES.items()
+                        if traits.dp_gamma != GENERIC.dp_gamma)
+    return f"1.0 for finite-horizon; else {GENERIC.dp_gamma}" + (f" ({special}, where every policy ends its "
+                                                                 "episodes)" if special else "")
+
+
+def _add_solve(commands) -> None:
+    solve = commands.add_parser(
+        "solve", help="dynamic programming on the env's exact model",
+        description="Solve the env from its model (env.unwrapped.P; Blackjack's is built exactly). Writes the same "
+                    "run folder as train, so eval and plot work on it. finite-horizon is the exact optimum within "
+                    "the registered time limit (value iteration with gamma 1 where there is none).",
+    )
+    flags = add_config_flags(
+        solve, DPConfig,
+        choices={"method": DP_METHODS},
+        parsers={"gamma": probability, "theta": positive_float, "horizon": positive_int},
+        defaults={"gamma": _dp_gamma_default(),
+                  "horizon": "the registered time limit; value iteration to convergence where there is none"},
+        docs={"env": f"{_ENV_HELP}, with a model (env.unwrapped.P, or Blackjack's)",
+              "env_kwargs": _TRAIN_DOCS["env_kwargs"], "horizon": "steps of the finite-horizon solution"},
+    )
+    solve.add_argument("--run-dir", metavar="DIR", default=None, help="run folder to write (default: runs/tabular/<UTC timestamp>)")
+    solve.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="seed of the evaluation episodes (default: 0)")
+    solve.set_defaults(func=_solve, config_flags=flags)
+
+
 def _solve(args: argparse.Namespace) -> int:
-    from agents.tabular.config import DPConfig
+    from agents.tabular.envs import traits_for
     from agents.tabular.train import solve
 
-    gamma = args.gamma
-    if gamma is None:
-        gamma = 1.0 if args.method == "finite-horizon" or args.env.startswith("Blackjack") else 0.99
-    config = DPConfig(method=args.method, env=args.env, env_kwargs=args.env_kwargs, gamma=gamma, theta=args.theta,
-                      horizon=args.horizon, eval_episodes=args.eval_episodes)
+    given = args.config_flags.given(args)
+    method = given.get("method", DPConfig.method)
+    env = given.get("env", DPConfig.env)
+    gamma = 1.0 if method == "finite-horizon" else traits_for(env).dp_gamma
+    config = DPConfig(**{"gamma": gamma, **given})
     result = solve(config, seed=args.seed, run_dir=args.run_dir)
     _print_figures(result.figures)
     print(f"run folder: {result.run.path}")
     return 0
 
 
+# --- eval / plot ------------------------------------------------------------------------------------------
 def _eval(args: argparse.Namespace) -> int:
     from agents.tabular.train import evaluate_run
 
@@ -157,9 +258,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from agents.tabular.plots import plot_run
-    from agents.tabular.train import open_run
+    from agents.tabular.run_folder import open_tabular_run
 
-    run, _ = open_run(args.run_dir)
+    run, _ = open_tabular_run(args.run_dir)
     for path in plot_run(run):
         print(f"wrote {path}")
     return 0

@@ -18,6 +18,38 @@ TD_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q")
 MC_ALGOS = ("mc", "mc-es", "mc-off-policy")
 CONTROL_ALGOS = TD_ALGOS + MC_ALGOS
 DP_METHODS = ("value-iteration", "policy-iteration", "finite-horizon")
+MC_ONLY_FIELDS = ("first_visit", "sample_average", "forget_episodes")
+
+SCHEDULE_FLAGS = {
+    "epsilon": {"kind": "--epsilon-decay", "start": "--epsilon", "end": "--epsilon-end", "episodes": "--epsilon-episodes"},
+    "step_size": {"kind": "--step-size-decay", "start": "--step-size", "end": "--step-size-end",
+                  "episodes": "--step-size-episodes"},
+}
+"""The command-line flag of each schedule field (also what errors name)."""
+_SCHEDULE_NAMES = {"kind": "schedule kind", "start": "schedule start", "end": "schedule end", "episodes": "schedule episodes"}
+
+
+def field_flag(path: str) -> str:
+    """The flag of a config field path: ``forget_episodes`` -> ``--forget-episodes``, ``epsilon.end`` -> ``--epsilon-end``.
+
+    >>> field_flag("epsilon.kind"), field_flag("eval_every")
+    ('--epsilon-decay', '--eval-every')
+    """
+    name, _, part = path.partition(".")
+    if part and name in SCHEDULE_FLAGS:
+        return SCHEDULE_FLAGS[name][part]
+    return "--" + path.replace("_", "-").replace(".", "-")
+
+
+def _checked_schedule(kind, start, end, episodes, names: dict[str, str]) -> tuple[str, float, float, int]:
+    check_choice(names["kind"], kind, SCHEDULE_KINDS)
+    start = check_float(names["start"], start, min_value=0.0)
+    end = check_float(names["end"], end, min_value=0.0)
+    episodes = check_int(names["episodes"], episodes, min_value=1)
+    if kind == "exponential" and (start <= 0 or end <= 0):
+        raise UsageError(f"{names['kind']} exponential needs {names['start']} and {names['end']} > 0, "
+                         f"got {start:g} and {end:g}")
+    return kind, start, end, episodes
 
 
 @dataclass
@@ -35,12 +67,8 @@ class Schedule:
     """Length of the ramp in episodes."""
 
     def __post_init__(self):
-        check_choice("schedule kind", self.kind, SCHEDULE_KINDS)
-        self.start = check_float("schedule start", self.start, min_value=0.0)
-        self.end = check_float("schedule end", self.end, min_value=0.0)
-        self.episodes = check_int("schedule episodes", self.episodes, min_value=1)
-        if self.kind == "exponential" and (self.start <= 0 or self.end <= 0):
-            raise UsageError(f"an exponential schedule needs start and end > 0, got start={self.start}, end={self.end}")
+        self.kind, self.start, self.end, self.episodes = _checked_schedule(
+            self.kind, self.start, self.end, self.episodes, _SCHEDULE_NAMES)
 
     def __call__(self, episode: int) -> float:
         if self.kind == "constant":
@@ -93,15 +121,16 @@ class ControlConfig:
             raise UsageError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
         self.episodes = check_int("--episodes", self.episodes, min_value=1)
         self.gamma = check_float("--gamma", self.gamma, min_value=0.0, max_value=1.0)
-        self.epsilon = _schedule(self.epsilon)
-        self.step_size = _schedule(self.step_size)
+        self.epsilon = _schedule(self.epsilon, "epsilon")
+        self.step_size = _schedule(self.step_size, "step_size")
         if self.epsilon.start > 1 or self.epsilon.end > 1:
-            raise UsageError(f"epsilon must stay in [0, 1], got {self.epsilon}")
+            raise UsageError(f"{field_flag('epsilon.start')} and {field_flag('epsilon.end')} must be in [0, 1], "
+                             f"got {self.epsilon.start:g} and {self.epsilon.end:g}")
         self.initial_q = check_float("--initial-q", self.initial_q)
         if self.max_episode_steps is not None:
             self.max_episode_steps = check_int("--max-episode-steps", self.max_episode_steps, min_value=1)
         self.eval_every = check_int("--eval-every", self.eval_every, min_value=0)
-        self.eval_episodes = check_int("eval_episodes", self.eval_episodes, min_value=1)
+        self.eval_episodes = check_int("--eval-episodes", self.eval_episodes, min_value=1)
         self.final_eval_episodes = check_int("--final-eval-episodes", self.final_eval_episodes, min_value=1)
 
 
@@ -152,7 +181,8 @@ class DPConfig:
     theta: float = 1e-10
     """Convergence threshold: largest value change of a sweep."""
     horizon: int | None = None
-    """Finite-horizon steps (default: the registered time limit; none: value iteration to convergence)."""
+    """Steps of the finite-horizon solution (None: the registered time limit; value iteration to
+    convergence where there is none)."""
     eval_episodes: int = 2000
     """Episodes of the greedy evaluation written at the end."""
     max_episode_steps: int | None = 1000
@@ -171,17 +201,21 @@ class DPConfig:
             self.max_episode_steps = check_int("--max-episode-steps", self.max_episode_steps, min_value=1)
 
 
-def _schedule(value) -> Schedule:
+def _schedule(value, name: str) -> Schedule:
+    """A `Schedule` from a Schedule, a {kind, start, end, episodes} dict (partial: the rest from
+    Schedule's defaults) or a number (constant); errors name the flags of the ``name`` schedule."""
+    flags = SCHEDULE_FLAGS[name]
     if isinstance(value, Schedule):
         return value
     if isinstance(value, dict):
-        unknown = set(value) - {f.name for f in dataclasses.fields(Schedule)}
+        unknown = set(value) - set(flags)
         if unknown:
-            raise UsageError(f"unknown schedule fields {sorted(unknown)}; accepted: kind, start, end, episodes")
-        return Schedule(**value)
+            raise UsageError(f"unknown {name} schedule fields {sorted(unknown)}; accepted: kind, start, end, episodes")
+        fields = {f.name: f.default for f in dataclasses.fields(Schedule)} | value
+        return Schedule(*_checked_schedule(fields["kind"], fields["start"], fields["end"], fields["episodes"], flags))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Schedule("constant", float(value), float(value), 1)
-    raise UsageError(f"a schedule must be a number or {{kind, start, end, episodes}}, got {value!r}")
+        return _schedule({"kind": "constant", "start": float(value), "end": float(value), "episodes": 1}, name)
+    raise UsageError(f"the {name} schedule must be a number or {{kind, start, end, episodes}}, got {value!r}")
 
 
 # Per-environment defaults that reach the benchmark targets within the time budget. Keys: env id,
@@ -235,9 +269,11 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
 }
 
 
-def default_config(algo: str, env: str, env_kwargs: dict | None = None, **overrides) -> ControlConfig:
-    """The config of ``algo`` on ``env`` with its per-environment defaults, then ``overrides`` (None values skipped)."""
-    check_choice("--algo", algo, CONTROL_ALGOS)
+def env_defaults(algo: str, env: str, env_kwargs: dict | None = None) -> dict:
+    """The per-environment settings of ``algo`` on ``env`` (`ENV_DEFAULTS`: "all", then its family, then the algo).
+
+    FrozenLake-v1 with ``map_name`` 8x8 takes FrozenLake8x8-v1's.
+    """
     family = "td" if algo in TD_ALGOS else "mc"
     env_key = env
     if env == "FrozenLake-v1" and (env_kwargs or {}).get("map_name") == "8x8":
@@ -246,16 +282,40 @@ def default_config(algo: str, env: str, env_kwargs: dict | None = None, **overri
     table = ENV_DEFAULTS.get(env_key, {})
     for key in ("all", family, algo):
         settings.update(table.get(key, {}))
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return settings
+
+
+def default_config(algo: str, env: str, env_kwargs: dict | None = None, **overrides) -> ControlConfig:
+    """The config of ``algo`` on ``env`` with its per-environment defaults, then ``overrides``.
+
+    An override of None is a value (``forget_episodes=None``: no forgetting; ``max_episode_steps=None``:
+    no cap). A schedule override may be a partial dict (``epsilon={"end": 0.05}``): its other fields
+    come from the default schedule. A different ``episodes`` stretches the default schedules with it.
+    Errors name the command-line flags.
+    """
+    check_choice("--algo", algo, CONTROL_ALGOS)
+    settings = env_defaults(algo, env, env_kwargs)
     if "episodes" in overrides and "episodes" in settings:
-        # A shorter or longer budget keeps the shape of the default schedules: they are stretched with it.
+        # A shorter or longer budget keeps the shape of the default schedules: they are stretched with it
+        # (a schedule override that gives no length of its own is stretched too).
         scale = overrides["episodes"] / settings["episodes"]
         for name in ("epsilon", "step_size"):
-            if name in settings and name not in overrides:
+            given = overrides.get(name, {})
+            if name in settings and isinstance(given, dict) and "episodes" not in given:
                 schedule = settings[name]
                 settings[name] = dataclasses.replace(schedule, episodes=max(1, round(schedule.episodes * scale)))
+    cls = TDConfig if algo in TD_ALGOS else MCConfig
+    for name in ("epsilon", "step_size"):
+        if isinstance(overrides.get(name), dict):  # a partial schedule: the rest from the default one
+            base = settings.get(name) or next(f for f in dataclasses.fields(cls) if f.name == name).default_factory()
+            overrides[name] = dataclasses.asdict(base) | overrides[name]
+    if cls is TDConfig:
+        misplaced = [name for name in MC_ONLY_FIELDS if name in overrides]
+        if misplaced:
+            verb = "applies" if len(misplaced) == 1 else "apply"
+            raise UsageError(f"{', '.join(field_flag(n) for n in misplaced)} only {verb} to Monte Carlo "
+                             f"(--algo {', '.join(MC_ALGOS)}), not to {algo}")
     settings.update(overrides)
-    cls = TDConfig if family == "td" else MCConfig
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(settings) - known
     if unknown:

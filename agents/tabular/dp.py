@@ -78,7 +78,7 @@ def policy_evaluation(
         if delta <= theta:
             return v, sweep
     raise UsageError(f"policy evaluation did not converge in {max_sweeps} sweeps with gamma={gamma}; "
-                     "a policy that never ends its episodes has no finite value at gamma=1: use gamma < 1")
+                     "a policy that never ends its episodes has no finite value at gamma=1: use a gamma below 1 (--gamma)")
 
 
 def policy_iteration(model: TabularModel, *, gamma: float = 0.99, theta: float = 1e-10, max_iterations: int = 10_000) -> DPResult:
@@ -164,15 +164,9 @@ def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None
 
 
 def _extend_to_hidden_states(model: TabularModel, policy: np.ndarray) -> np.ndarray:
-    extra = model.n_states - model.n_observed
-    if extra == 0:
+    if model.n_states == model.n_observed:
         return policy
-    from agents.tabular.blackjack import natural_index, observation_index
-
-    hidden = np.array([policy[..., observation_index(21, d, 1)] for d in range(extra)]).T
-    if model.n_observed + extra != natural_index(extra):
-        raise AssertionError("hidden states are only modelled for Blackjack")
-    return np.concatenate([policy, hidden], axis=-1)
+    return np.concatenate([policy, policy[..., np.asarray(model.hidden_shows, dtype=np.int64)]], axis=-1)
 
 
 def optimum(model: TabularModel) -> tuple[float, DPResult]:

@@ -5,6 +5,11 @@ that is ``Discrete`` or a ``Tuple`` of ``Discrete`` (Blackjack), and a ``Discret
 A tuple observation is encoded to one index in mixed radix (`ObservationIndexer`), so every
 learner sees states ``0 .. n_states - 1``. Anything else is a one-line `UsageError` naming the space.
 
+What differs between environment families (the picture to draw, the exact model of an env that
+publishes no ``P``, how to set a random start state, the default discount of dynamic programming,
+extra checks of ``--env-kwargs``) is carried by the env's `EnvTraits`: `traits_for` is the one
+place that looks at an env id, so no other module tests for Blackjack or FrozenLake.
+
 Time limits: the exact optimum every learner is measured against respects the environment's
 *registered* ``TimeLimit`` (FrozenLake 100 steps, FrozenLake8x8 and Taxi 200). Environments with
 no registered limit (CliffWalking-v1) get a training step cap (``max_episode_steps``) so that an
@@ -13,10 +18,14 @@ episode of a bad early policy always ends; hitting the cap is a *truncation*, no
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
+from agents.tabular import blackjack
 from rllab.errors import UsageError
 
 
@@ -93,6 +102,131 @@ def time_limit_of(env) -> int | None:
     return None
 
 
+# --- what differs between environment families ----------------------------------------------------------
+@dataclass(frozen=True)
+class EnvTraits:
+    """What an environment family does differently; every other module asks this instead of testing ids."""
+
+    picture: str = "generic"
+    """The value/policy picture `agents.tabular.plots` draws: frozenlake, cliffwalking, taxi, blackjack or
+    generic (V and greedy action per state index)."""
+    dp_gamma: float = 0.99
+    """Default discount of value and policy iteration: 1 where every policy ends its episodes (Blackjack),
+    else 0.99 (a policy that never ends them has no finite value at 1)."""
+    exact_model: Callable[[Any], Any] | None = None
+    """Builds the exact `TabularModel` of an env that publishes no ``P`` table (None: from ``P``)."""
+    exploring_start: Callable[[Any, np.random.Generator], int] | None = None
+    """Puts a freshly reset env in a random state and returns it (None: set the toy-text ``s``)."""
+    check_kwargs: Callable[[str, dict], None] | None = None
+    """Checks the values of ``--env-kwargs`` that the env itself would accept silently or report badly."""
+
+
+def _check_frozenlake_kwargs(env_id: str, kwargs: dict) -> None:
+    """Map names, maps and rates of FrozenLake, with what is accepted (gymnasium reports a bare ``KeyError``)."""
+    from gymnasium.envs.toy_text.frozen_lake import MAPS
+
+    names = " or ".join(MAPS)
+    if "desc" in kwargs:
+        desc = kwargs["desc"]
+        rows_ok = (isinstance(desc, list) and desc and all(isinstance(row, str) and row for row in desc)
+                   and len({len(row) for row in desc}) == 1 and set("".join(desc)) <= set("SFHG"))
+        if not rows_ok or "S" not in "".join(desc) or "G" not in "".join(desc):
+            raise UsageError(f"--env-kwargs: {env_id}'s desc must be a list of equal-length rows of S (start), F "
+                             f"(frozen), H (hole) and G (goal) with an S and a G, e.g. [\"SF\", \"HG\"]; got {json.dumps(desc)}")
+    elif "map_name" in kwargs and kwargs["map_name"] not in MAPS:
+        raise UsageError(f"--env-kwargs: {env_id} has no map named {json.dumps(kwargs['map_name'])}; map_name takes "
+                         f"{names} (or give the map itself as desc)")
+    if "success_rate" in kwargs:
+        rate = kwargs["success_rate"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+            raise UsageError(f"--env-kwargs: {env_id}'s success_rate must be a number in [0, 1], got {json.dumps(rate)}")
+    if "reward_schedule" in kwargs:
+        schedule = kwargs["reward_schedule"]
+        if (not isinstance(schedule, list) or len(schedule) != 3
+                or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in schedule)):
+            raise UsageError(f"--env-kwargs: {env_id}'s reward_schedule must be 3 numbers (goal, hole, frozen), "
+                             f"got {json.dumps(schedule)}")
+
+
+GENERIC = EnvTraits()
+FAMILIES: dict[str, EnvTraits] = {
+    "FrozenLake": EnvTraits(picture="frozenlake", check_kwargs=_check_frozenlake_kwargs),
+    "CliffWalking": EnvTraits(picture="cliffwalking"),
+    "Taxi": EnvTraits(picture="taxi"),
+    "Blackjack": EnvTraits(picture="blackjack", dp_gamma=1.0, exact_model=blackjack.blackjack_model,
+                           exploring_start=blackjack.random_hand_start),
+}
+
+
+def traits_for(env_id: str) -> EnvTraits:
+    """The `EnvTraits` of an env id: its family is the name before the version (``FrozenLake8x8-v1``: FrozenLake).
+
+    >>> traits_for("Blackjack-v1").dp_gamma, traits_for("FrozenLake8x8-v1").picture, traits_for("Acrobot-v1").picture
+    (1.0, 'frozenlake', 'generic')
+    """
+    name = env_id.split("/")[-1].split("-")[0]
+    for family, traits in FAMILIES.items():
+        if name.startswith(family):
+            return traits
+    return GENERIC
+
+
+def check_env_kwargs(env_id: str, env_kwargs: dict) -> None:
+    """Unknown names and wrongly typed values of ``--env-kwargs``, as a one-line `UsageError` naming them.
+
+    The names an env takes come from its constructor's signature (plus ``max_episode_steps``, which
+    ``gymnasium.make`` takes); a parameter whose annotation or default is a bool or a number must get one.
+    """
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    if "render_mode" in env_kwargs:
+        raise UsageError("--env-kwargs: render_mode is chosen by rllab (ANSI text or RGB frames for the pictures); drop it")
+    spec = gym.spec(env_id)
+    try:
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        parameters = inspect.signature(creator).parameters
+    except (ValueError, TypeError, ImportError, AttributeError):
+        parameters = None  # a signature we cannot read: gymnasium.make reports what it rejects
+    if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        taken = [name for name, p in parameters.items() if name != "render_mode" and p.kind is not p.VAR_POSITIONAL]
+        for name in env_kwargs:
+            if name not in taken and name != "max_episode_steps":
+                close = difflib.get_close_matches(name, taken, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise UsageError(f"--env-kwargs: {env_id} takes no {name!r}; {hint}it takes "
+                                 f"{', '.join(taken + ['max_episode_steps']) or 'only max_episode_steps'}")
+        for name, value in env_kwargs.items():
+            if name not in parameters:
+                continue
+            kind = _expected_kind(parameters[name])
+            if kind == "bool" and not isinstance(value, bool):
+                raise UsageError(f"--env-kwargs: {env_id}'s {name} must be true or false, got {json.dumps(value)}")
+            if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UsageError(f"--env-kwargs: {env_id}'s {name} must be a number, got {json.dumps(value)}")
+    if "max_episode_steps" in env_kwargs:
+        steps = env_kwargs["max_episode_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise UsageError(f"--env-kwargs: max_episode_steps must be a positive integer, got {json.dumps(steps)}")
+    check = traits_for(env_id).check_kwargs
+    if check is not None:
+        check(env_id, env_kwargs)
+
+
+def _expected_kind(parameter: inspect.Parameter) -> str | None:
+    annotation = parameter.annotation
+    if isinstance(annotation, str):
+        annotation = annotation.strip()
+    if annotation in (bool, "bool") or (annotation is inspect.Parameter.empty and isinstance(parameter.default, bool)):
+        return "bool"
+    if annotation in (float, int, "float", "int") or (
+        annotation is inspect.Parameter.empty and isinstance(parameter.default, (int, float))
+        and not isinstance(parameter.default, bool)
+    ):
+        return "number"
+    return None
+
+
 def _unknown_env_message(env_id: str, detail: str) -> str:
     import gymnasium as gym
 
@@ -115,6 +249,8 @@ class TabularEnv:
     task_time_limit: int | None
     """The task's own limit (registered, or set by ``--env-kwargs``), without the training cap: the
     horizon of the exact optimum."""
+    traits: EnvTraits = field(default=GENERIC)
+    """What this env's family does differently (`traits_for`)."""
 
     @property
     def n_states(self) -> int:
@@ -154,13 +290,15 @@ def make_tabular_env(
         gym.spec(env_id)
     except gym.error.Error as exc:
         raise UsageError(_unknown_env_message(env_id, str(exc).splitlines()[0])) from None
+    check_env_kwargs(env_id, env_kwargs)
     render = {"render_mode": render_mode} if render_mode else {}
     try:
         env = gym.make(env_id, disable_env_checker=True, **render, **env_kwargs)
     except gym.error.Error as exc:  # missing extra, bad render mode
         raise UsageError(f"cannot make env {env_id!r}: {str(exc).splitlines()[0]}") from None
-    except (TypeError, ValueError, KeyError) as exc:  # a kwarg the env does not take or a bad kwarg value
-        raise UsageError(f"cannot make env {env_id!r} with --env-kwargs {env_kwargs}: {exc}") from None
+    except (TypeError, ValueError, KeyError, IndexError) as exc:  # a bad kwarg value the checks above let through
+        detail = f"no such key or value {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise UsageError(f"cannot make env {env_id!r} with --env-kwargs {json.dumps(env_kwargs)}: {detail}") from None
     try:
         indexer = indexer_for(env_id, env.observation_space)
         n_actions = check_action_space(env_id, env.action_space)
@@ -172,28 +310,19 @@ def make_tabular_env(
         env = gym.wrappers.TimeLimit(env, max_episode_steps=int(max_episode_steps))
         time_limit = int(max_episode_steps)
     return TabularEnv(env=env, env_id=env_id, indexer=indexer, n_actions=n_actions, time_limit=time_limit,
-                      task_time_limit=task_time_limit)
+                      task_time_limit=task_time_limit, traits=traits_for(env_id))
 
 
 def exploring_start(tabular_env: TabularEnv, rng: np.random.Generator) -> int:
     """Put a freshly reset env in a random state (exploring starts) and return its index.
 
-    Toy-text envs keep their state in ``unwrapped.s``; a random non-absorbing state is chosen.
-    Blackjack gets random hands for a random (player sum 12..21, dealer card, usable ace) as in
-    Sutton & Barto's example 5.3. Other environments cannot be set: `UsageError`.
+    Toy-text envs keep their state in ``unwrapped.s``; a random non-absorbing state is chosen. A family
+    with its own way (``EnvTraits.exploring_start``: Blackjack deals random hands) uses it. Other
+    environments cannot be set: `UsageError`.
     """
+    if tabular_env.traits.exploring_start is not None:
+        return tabular_env.traits.exploring_start(tabular_env, rng)
     unwrapped = tabular_env.env.unwrapped
-    if tabular_env.env_id.startswith("Blackjack"):
-        player_sum, dealer_card, usable = int(rng.integers(12, 22)), int(rng.integers(1, 11)), int(rng.integers(2))
-        if usable:
-            hand = [1, player_sum - 11]
-        elif player_sum <= 20:
-            hand = [10, player_sum - 10]
-        else:
-            hand = [10, 9, 2]
-        unwrapped.player = hand
-        unwrapped.dealer = [dealer_card, int(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10]))]
-        return tabular_env.indexer.index(unwrapped._get_obs())
     P = getattr(unwrapped, "P", None)
     if P is None or not hasattr(unwrapped, "s"):
         raise UsageError(f"exploring starts need an env whose state can be set; {tabular_env.env_id} has no "

@@ -2,7 +2,7 @@
 
 * ``mc``: on-policy control with an epsilon-soft (epsilon-greedy) policy;
 * ``mc-es``: exploring starts -- every episode begins in a random state with a random first
-  action (the env's state is set directly; see `agents.tabular.envs.set_state`), then acts
+  action (the env's state is set directly; see `agents.tabular.envs.exploring_start`), then acts
   epsilon-greedily (epsilon 0 is the textbook's greedy policy);
 * ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
   greedy (ties shared evenly), and each return is weighted by prod pi/b (S&B section 5.7).

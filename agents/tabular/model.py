@@ -10,7 +10,8 @@ Toy-text environments publish their dynamics as ``env.unwrapped.P[s][a] = [(p, s
 
 so that the Bellman backup is one matrix product: ``Q = reward + gamma * transition @ V``.
 
-Blackjack publishes no ``P``; its model is built in `agents.tabular.blackjack`.
+An env that publishes no ``P`` (Blackjack) brings its own builder: `build_model` asks the env's
+`agents.tabular.envs.EnvTraits` (``exact_model``), so this module imports no env-specific code.
 """
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class TabularModel:
     n_observed: int
     """The first ``n_observed`` states are the env's observation indices; any after them are hidden
     states the observation cannot tell apart (Blackjack's natural 21), used only for exact values."""
+    hidden_shows: np.ndarray | None = None
+    """For each hidden state (``n_observed`` on), the observed state it shows: a policy over
+    observations acts there as in that state. None when there are no hidden states."""
+
+    def __post_init__(self):
+        extra = self.n_states - self.n_observed
+        if extra and (self.hidden_shows is None or len(self.hidden_shows) != extra):
+            raise ValueError(f"a model with {extra} hidden states needs hidden_shows of that length")
 
     @property
     def n_states(self) -> int:
@@ -69,11 +78,10 @@ def estimate_initial_distribution(tabular_env, *, resets: int = 2000, seed: int 
 
 def build_model(tabular_env) -> TabularModel:
     """The exact model of a `TabularEnv`, or `UsageError` when the environment publishes none."""
+    exact_model = getattr(getattr(tabular_env, "traits", None), "exact_model", None)
+    if exact_model is not None:
+        return exact_model(tabular_env)
     unwrapped = tabular_env.env.unwrapped
-    if tabular_env.env_id.startswith("Blackjack"):
-        from agents.tabular.blackjack import blackjack_model
-
-        return blackjack_model(tabular_env)
     P = getattr(unwrapped, "P", None)
     if P is None or tabular_env.indexer.is_tuple:
         raise UsageError(

@@ -5,6 +5,8 @@
 * Taxi: one 5x5 panel per (passenger location, destination) with V and the greedy move;
 * Blackjack: value surfaces and stick/hit maps without and with a usable ace (Sutton & Barto, ch. 5);
 * anything else: V and the greedy action per state index.
+
+The picture is chosen by the env's traits (`agents.tabular.envs.EnvTraits.picture`), not its id.
 """
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ import numpy as np
 
 from rllab.plotting import moving_average, plt, save_figure
 
-ARROWS = {  # action -> (dx, dy) on an image whose row 0 is drawn at the top
-    "FrozenLake": {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)},
-    "CliffWalking": {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)},
-    "Taxi": {0: (0, 1), 1: (0, -1), 2: (1, 0), 3: (-1, 0)},
+ARROWS = {  # picture -> action -> (dx, dy) on an image whose row 0 is drawn at the top
+    "frozenlake": {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)},
+    "cliffwalking": {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)},
+    "taxi": {0: (0, 1), 1: (0, -1), 2: (1, 0), 3: (-1, 0)},
 }
 
 
@@ -26,7 +28,7 @@ def plot_run(run) -> list[Path]:
     """Write every picture a run supports into its artifacts folder; returns their paths."""
     from agents.tabular.config import config_from_dict
     from agents.tabular.envs import make_tabular_env
-    from agents.tabular.train import load_q_table
+    from agents.tabular.run_folder import load_q_table
 
     config = config_from_dict(run.config)
     q = load_q_table(run)
@@ -89,21 +91,21 @@ def learning_curve(run) -> Path | None:
 
 def plot_values(env, q: np.ndarray, path: Path) -> Path:
     """The value / policy picture suited to the environment."""
-    name = env.env_id.split("-")[0]
-    if name.startswith("FrozenLake"):
+    picture = env.traits.picture
+    if picture == "frozenlake":
         desc = np.asarray(env.env.unwrapped.desc).astype(str)
-        return _grid_picture(q, desc, ARROWS["FrozenLake"], path, f"{env.env_id}: V and greedy action",
+        return _grid_picture(q, desc, ARROWS[picture], path, f"{env.env_id}: V and greedy action",
                              marks={"H": "hole", "G": "goal", "S": "start"})
-    if name == "CliffWalking":
+    if picture == "cliffwalking":
         rows, cols = env.env.unwrapped.shape
         desc = np.full((rows, cols), ".")
         desc[rows - 1, 1:cols - 1] = "C"
         desc[rows - 1, 0], desc[rows - 1, cols - 1] = "S", "G"
-        return _grid_picture(q, desc, ARROWS["CliffWalking"], path, f"{env.env_id}: V and greedy action",
+        return _grid_picture(q, desc, ARROWS[picture], path, f"{env.env_id}: V and greedy action",
                              marks={"C": "cliff", "G": "goal", "S": "start"})
-    if name == "Taxi":
+    if picture == "taxi":
         return _taxi_picture(env, q, path)
-    if name == "Blackjack":
+    if picture == "blackjack":
         return _blackjack_picture(env, q, path)
     return _generic_picture(env, q, path)
 
@@ -145,8 +147,8 @@ def _taxi_picture(env, q, path) -> Path:
         ax = axes[passenger, destination]
         ax.add_patch(pyplot.Rectangle((col - 0.5, row - 0.5), 1, 1, color=pyplot.cm.viridis((v[state] - low) / (high - low + 1e-12))))
         action = int(policy[state])
-        if action in ARROWS["Taxi"]:
-            dx, dy = ARROWS["Taxi"][action]
+        if action in ARROWS["taxi"]:
+            dx, dy = ARROWS["taxi"][action]
             ax.arrow(col - 0.2 * dx, row - 0.2 * dy, 0.25 * dx, 0.25 * dy, head_width=0.15, color="white")
         else:
             ax.text(col, row, "P" if action == 4 else "D", ha="center", va="center", color="red", fontweight="bold")
@@ -160,13 +162,11 @@ def _taxi_picture(env, q, path) -> Path:
 
 
 def _blackjack_picture(env, q, path) -> Path:
-    from agents.tabular.blackjack import observation_index
-
     player, dealer = np.arange(12, 22), np.arange(1, 11)
     pyplot = plt()
     fig = pyplot.figure(figsize=(12, 9))
     for row, usable in enumerate((0, 1)):
-        index = np.array([[observation_index(p, d, usable) for d in dealer] for p in player])
+        index = np.array([[env.indexer.index((p, d, usable)) for d in dealer] for p in player])
         v, stick_or_hit = q[index].max(axis=-1), q[index].argmax(axis=-1)
         ax = fig.add_subplot(2, 2, 2 * row + 1, projection="3d")
         dealer_grid, player_grid = np.meshgrid(dealer, player)

@@ -2,37 +2,52 @@
 
 A run folder (`rllab.runs.Run`, kind "tabular") holds::
 
-    config.json            the method's dataclass config, seed, versions
-    metrics.csv            one row per log interval (episode, return, epsilon, greedy value, ...)
-    checkpoints/state.npz  tables, counters and RNG states at the last interval (--resume; no pickle)
-    artifacts/q_table.npy  the Q table ((S, A); (H, S, A) for a finite-horizon solution)
-    artifacts/result.json  final greedy evaluation, exact optimum, episodes to reach the target
-    artifacts/*.png        learning curve, value / policy pictures; episode.txt or episode.gif
+    config.json              the method's dataclass config, seed, versions (and --resume changes)
+    metrics.csv              one row per log interval (episode, return, epsilon, greedy value, ...)
+    checkpoints/state.npz    tables, counters and RNG states at the last save (--resume; no pickle)
+    checkpoints/best_q.npy   the table whose greedy policy measured best so far, with best.json
+                             (its value and episode: `rllab.lifecycle.KeepBest`)
+    artifacts/q_table.npy    the Q table ((S, A); (H, S, A) for a finite-horizon solution)
+    artifacts/result.json    final greedy evaluation, exact optimum, episodes to reach the target
+    artifacts/*.png          learning curve, value / policy pictures; episode.txt or episode.gif
+
+The run lifecycle is `rllab.lifecycle`'s: `open_run` (new or resumed, with the flags typed checked
+against the stored config; ``--episodes`` extends a run), `KeepBest`, and `StopRequests` (Ctrl-C or
+SIGTERM finishes the episode, saves a checkpoint and the final report, then raises `RunInterrupted`).
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
 from agents.tabular import dp
 from agents.tabular.agent import Agent, run_episode
-from agents.tabular.config import ControlConfig, DPConfig, config_from_dict
+from agents.tabular.config import ControlConfig, DPConfig, config_from_dict, field_flag
 from agents.tabular.envs import exploring_start, make_tabular_env
 from agents.tabular.evaluate import Reference, meets_target, play_greedy, reference_for, summarize
 from agents.tabular.mc import MC_AGENTS
+from agents.tabular.run_folder import GROUP, KIND, load_q_table, open_tabular_run
 from agents.tabular.td import TD_AGENTS
+from rllab import lifecycle
 from rllab.errors import UsageError
 from rllab.metrics import MetricsWriter, drop_rows_from
-from rllab.runs import Run, save_npy_atomic, save_npz_atomic
+from rllab.runs import CONFIG_NAME, Run, save_npy_atomic, save_npz_atomic
 from rllab.seeding import rng_state, seed_everything, set_rng_state
 
-GROUP = KIND = "tabular"
+__all__ = ["GROUP", "KIND", "BUDGET", "TrainResult", "train_control", "solve", "evaluate_run", "load_q_table",
+           "open_tabular_run", "make_agent", "config_from_dict"]
+
 METRIC_KEYS = ("episode", "env_steps", "return_mean", "length_mean", "epsilon", "step_size",
                "greedy_return", "elapsed_s")
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use seeds far from the training seed
+BUDGET = ("episodes",)
+"""Config paths that --resume may change: they extend the run."""
+CHECKPOINT = "state.npz"
+BEST_Q, BEST_RECORD = "best_q.npy", "best.json"
 
 
 def make_agent(config: ControlConfig, n_states: int, n_actions: int, rng: np.random.Generator) -> Agent:
@@ -48,26 +63,63 @@ class TrainResult:
     """The final greedy evaluation (see `agents.tabular.evaluate.summarize`)."""
     episodes_to_target: int | None
     wall_s: float
-    interrupted: bool = False
 
 
-def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, resume: bool = False,
-                  progress: bool = True, write_plots: bool = True) -> TrainResult:
+def _check_resumable(run_dir, given: Mapping[str, Any]) -> None:
+    """Refuse, before anything is written, to resume a solve run or to shrink a run below what it trained."""
+    if run_dir is None or not (Path(run_dir) / CONFIG_NAME).is_file():
+        return  # lifecycle.open_run explains (no --run-dir) or starts a new run (nothing saved yet)
+    run = Run.open(run_dir, KIND)
+    if "method" in run.config:
+        raise UsageError(f"{str(run.path)!r} holds a solve run; only train runs can be resumed")
+    checkpoint = run.checkpoints_dir / CHECKPOINT
+    if "episodes" in given and checkpoint.is_file():
+        with np.load(checkpoint, allow_pickle=False) as saved:
+            trained = int(saved["episode"])
+        if given["episodes"] < trained:
+            raise UsageError(f"--episodes {given['episodes']} is fewer than the {trained} episodes {str(run.path)!r} "
+                             f"has trained; give at least {trained}")
+
+
+def _control_config(data: dict) -> ControlConfig:
+    config = config_from_dict(data)
+    if not isinstance(config, ControlConfig):
+        raise TypeError("not a train config")
+    return config
+
+
+def train_control(config: ControlConfig | None, *, seed: int | None = None, run_dir=None, resume: bool = False,
+                  given: Mapping[str, Any] | None = None, progress: bool = True,
+                  write_plots: bool = True) -> TrainResult:
     """Train a learner on its env, log metrics, keep the Q table and measure its greedy policy.
 
     ``resume=True`` continues the run in ``run_dir`` from its last checkpoint with its stored config
-    (``config`` may then be None); a finished run resumes to nothing new.
+    and seed; ``given`` (the config values the user typed, by path: ``"episodes"``,
+    ``"epsilon.start"``) must equal the stored ones, except ``episodes``, which extends the run (a
+    finished run then trains on). A folder that does not exist yet starts a new run from ``config``.
+    Ctrl-C or SIGTERM finishes the current episode, saves a checkpoint and the final report, then
+    raises `rllab.lifecycle.RunInterrupted`; a second Ctrl-C aborts at once, keeping the last checkpoint.
     """
-    if config is None and not resume:
-        raise UsageError("train needs a config (or --resume with --run-dir)")
-    run = Run.create(GROUP, KIND, config if config is not None else {}, seed=seed, run_dir=run_dir, resume=resume)
+    given = dict(given or {})
     if resume:
-        config, seed = config_from_dict(run.config), run.seed
-        if not isinstance(config, ControlConfig):
-            raise UsageError(f"{str(run.path)!r} holds a solve run; only train runs can be resumed")
+        _check_resumable(run_dir, given)
+    made: dict = {}
+
+    def make_envs(new_config: ControlConfig) -> None:
+        # Before a new run folder exists: a bad env or --env-kwargs leaves nothing behind.
+        made["env"] = make_tabular_env(new_config.env, new_config.env_kwargs,
+                                       max_episode_steps=new_config.max_episode_steps)
+        made["eval_env"] = make_tabular_env(new_config.env, new_config.env_kwargs,
+                                            max_episode_steps=new_config.max_episode_steps)
+
+    start_info = lifecycle.open_run(
+        GROUP, KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=_control_config, given=given,
+        budget=BUDGET, flags={path: field_flag(path) for path in given}, before_create=make_envs)
+    run, config, seed = start_info.run, start_info.config, start_info.seed
+    if not made:
+        make_envs(config)
+    env, eval_env = made["env"], made["eval_env"]
     rng = seed_everything(seed, tensorflow=False)
-    env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
-    eval_env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
     reference = reference_for(eval_env, step_cap=config.max_episode_steps)
     agent = make_agent(config, env.n_states, env.n_actions, rng)
     start = (lambda: exploring_start(env, rng)) if config.algo == "mc-es" else None
@@ -78,10 +130,17 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
     returns = np.zeros(config.episodes)
     lengths = np.zeros(config.episodes, dtype=np.int64)
     first_episode, env_steps, episodes_to_target, elapsed_before = 0, 0, None, 0.0
-    best_q, best_value, best_episode = None, -np.inf, -1  # the best greedy policy measured so far
-    checkpoint = run.checkpoints_dir / "state.npz"
-    metrics_rows = 0  # rows of metrics.csv that the checkpoint accounts for
-    if resume and checkpoint.is_file():
+    checkpoint = run.checkpoints_dir / CHECKPOINT
+    best_q_path = run.checkpoints_dir / BEST_Q
+    restored, metrics_rows = False, 0  # rows of metrics.csv that the checkpoint accounts for
+    if start_info.resumed and not checkpoint.is_file():
+        start_info.no_checkpoint_yet()
+        for stale in (best_q_path, run.checkpoints_dir / BEST_RECORD):
+            stale.unlink(missing_ok=True)
+    keep_best = lifecycle.KeepBest(run.checkpoints_dir / BEST_RECORD, "greedy_return", mode="max",
+                                   save=lambda: save_npy_atomic(best_q_path, agent.greedy_q()))
+    if start_info.resumed and checkpoint.is_file():
+        restored = True
         with np.load(checkpoint, allow_pickle=False) as saved:
             agent.load_state_arrays({k[len("agent/"):]: saved[k] for k in saved.files if k.startswith("agent/")})
             first_episode, env_steps = int(saved["episode"]), int(saved["env_steps"])
@@ -90,15 +149,19 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
             target = int(saved["episodes_to_target"])
             episodes_to_target = target if target >= 0 else None
             elapsed_before = float(saved["elapsed_s"])
-            best_value, best_episode = float(saved["best_value"]), int(saved["best_episode"])
-            best_q = saved["best_q"].copy() if best_episode >= 0 else None
             set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
             set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
             metrics_rows = int(saved["metrics_rows"]) if "metrics_rows" in saved.files else None
-    if resume and metrics_rows is not None:
-        drop_rows_from(run.metrics_csv, metrics_rows)  # rows logged after the checkpoint are logged again
-    metrics = MetricsWriter(run.metrics_csv, METRIC_KEYS, append=resume)
+            if "best_episode" in saved.files and int(saved["best_episode"]) >= 0 and keep_best.value is None:
+                # A checkpoint written before keep-the-best had its own files: move its best table out.
+                old_best = saved["best_q"].copy()
+                keep_best.save = lambda: save_npy_atomic(best_q_path, old_best)
+                keep_best.update(float(saved["best_value"]), int(saved["best_episode"]))
+                keep_best.save = lambda: save_npy_atomic(best_q_path, agent.greedy_q())
+        if metrics_rows is not None:
+            drop_rows_from(run.metrics_csv, metrics_rows)  # rows logged after the checkpoint are logged again
+    metrics = MetricsWriter(run.metrics_csv, METRIC_KEYS, append=restored)
     log_every = config.eval_every or max(1, config.episodes // 100)
 
     def save_checkpoint(episode: int) -> None:
@@ -106,59 +169,65 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
             checkpoint, episode=np.array(episode), env_steps=np.array(env_steps), returns=returns[:episode],
             lengths=lengths[:episode], rng=rng_state(rng), env_rng=rng_state(env.env.unwrapped.np_random),
             episodes_to_target=np.array(-1 if episodes_to_target is None else episodes_to_target),
-            elapsed_s=np.array(elapsed_before + time.monotonic() - started),
-            best_q=best_q if best_q is not None else np.zeros(0), best_value=np.array(best_value),
-            best_episode=np.array(best_episode), metrics_rows=np.array(metrics.epoch),
+            elapsed_s=np.array(elapsed_before + time.monotonic() - started), metrics_rows=np.array(metrics.epoch),
             **{f"agent/{k}": v for k, v in agent.state_arrays().items()},
         )
 
     started = time.monotonic()
-    interrupted = False
-    episode = first_episode
+    episode = saved_episode = first_episode
     if progress:
+        resumed = f", resuming after episode {first_episode}" if restored else ""
         print(f"training {config.algo} on {config.env} for {config.episodes} episodes "
-              f"(optimum {_show(reference.optimum)}) -> {run.path}", flush=True)
-    try:
-        while episode < config.episodes:
-            # The first reset of a fresh run is seeded; later resets continue the env's generator.
-            reset_seed = seed if episode == 0 else None
-            returns[episode], lengths[episode] = run_episode(env, agent, episode, start=start, seed=reset_seed)
-            env_steps += int(lengths[episode])
-            episode += 1
-            if episode % log_every == 0 or episode == config.episodes:
-                greedy = None
-                if config.eval_every:
-                    greedy = _greedy_value(agent.greedy_q(), reference, eval_env, config.eval_episodes, seed)
-                    if episodes_to_target is None and reference.optimum is not None and meets_target(greedy, reference.optimum):
-                        episodes_to_target = episode
-                    if greedy > best_value:
-                        best_q, best_value, best_episode = agent.greedy_q().copy(), greedy, episode
-                window = slice(max(0, episode - log_every), episode)
-                elapsed = elapsed_before + time.monotonic() - started
-                metrics.write({"episode": episode, "env_steps": env_steps, "return_mean": returns[window].mean(),
-                               "length_mean": lengths[window].mean(), "epsilon": agent.epsilon,
-                               "step_size": agent.step_size, "greedy_return": greedy, "elapsed_s": elapsed})
-                save_checkpoint(episode)
-                if progress:
-                    print(f"episode {episode}/{config.episodes}  return(mean of {log_every}) "
-                          f"{returns[window].mean():.4g}  greedy {_show(greedy)}  eps {agent.epsilon:.3g}  "
-                          f"{elapsed:.1f}s", flush=True)
-    except KeyboardInterrupt:
-        # The checkpoint of the last interval stays as it is: it holds a consistent state (between
-        # episodes), so --resume continues exactly as if nothing had happened.
-        interrupted = True
-        print(f"\ninterrupted in episode {episode + 1}; --resume --run-dir {run.path} continues from the "
-              f"last checkpoint", file=sys.stderr, flush=True)
+              f"(optimum {_show(reference.optimum)}{resumed}) -> {run.path}", flush=True)
+    with lifecycle.StopRequests("finishing this episode, then saving a checkpoint and the final report") as stop:
+        try:
+            while episode < config.episodes and not stop.requested:
+                # The first reset of a fresh run is seeded; later resets continue the env's generator.
+                reset_seed = seed if episode == 0 else None
+                returns[episode], lengths[episode] = run_episode(env, agent, episode, start=start, seed=reset_seed)
+                env_steps += int(lengths[episode])
+                episode += 1
+                if episode % log_every == 0 or episode == config.episodes:
+                    greedy = None
+                    if config.eval_every:
+                        greedy = _greedy_value(agent.greedy_q(), reference, eval_env, config.eval_episodes, seed)
+                        if episodes_to_target is None and reference.optimum is not None and meets_target(greedy, reference.optimum):
+                            episodes_to_target = episode
+                        if config.keep_best:
+                            keep_best.update(greedy, episode)
+                    window = slice(max(0, episode - log_every), episode)
+                    elapsed = elapsed_before + time.monotonic() - started
+                    metrics.write({"episode": episode, "env_steps": env_steps, "return_mean": returns[window].mean(),
+                                   "length_mean": lengths[window].mean(), "epsilon": agent.epsilon,
+                                   "step_size": agent.step_size, "greedy_return": greedy, "elapsed_s": elapsed})
+                    save_checkpoint(episode)
+                    saved_episode = episode
+                    if progress:
+                        print(f"episode {episode}/{config.episodes}  return(mean of {log_every}) "
+                              f"{returns[window].mean():.4g}  greedy {_show(greedy)}  eps {agent.epsilon:.3g}  "
+                              f"{elapsed:.1f}s", flush=True)
+        except KeyboardInterrupt:
+            # A second Ctrl-C mid-episode: the state is between two steps, not worth saving. The last
+            # checkpoint stays as it is (between episodes), so --resume continues exactly from there.
+            env.close()
+            eval_env.close()
+            kept = (f"the checkpoint of episode {saved_episode} is kept" if checkpoint.is_file()
+                    else "nothing was saved yet")
+            raise lifecycle.RunInterrupted(run.path, f"aborted in episode {episode + 1}; {kept}") from None
+        if stop.requested and saved_episode != episode:
+            save_checkpoint(episode)
     wall = elapsed_before + time.monotonic() - started
 
     last_q = agent.greedy_q()
-    keep_best = config.keep_best and best_q is not None
-    q = best_q if keep_best else last_q
+    use_best = config.keep_best and keep_best.value is not None and best_q_path.is_file()
+    q = np.load(best_q_path, allow_pickle=False) if use_best else last_q
     figures = _final_report(run, q, eval_env, reference, config.final_eval_episodes, seed)
-    figures.update({"table_from_episode": best_episode if keep_best else episode,
+    figures.update({"table_from_episode": keep_best.step if use_best else episode,
                     "last_table_greedy_return": _greedy_value(last_q, reference, eval_env, config.eval_episodes, seed)})
     figures.update({"algo": config.algo, "env": config.env, "episodes_trained": episode, "env_steps": env_steps,
                     "episodes_to_target": episodes_to_target, "train_wall_s": wall})
+    if episode < config.episodes:
+        figures["stopped_early"] = True
     save_npy_atomic(run.artifact("returns.npy"), returns[:episode])
     save_npy_atomic(run.artifact("lengths.npy"), lengths[:episode])
     run.write_json("result.json", figures)
@@ -168,9 +237,10 @@ def train_control(config: ControlConfig | None, *, seed: int = 0, run_dir=None, 
         plot_run(run)
     env.close()
     eval_env.close()
-    if interrupted:
-        raise KeyboardInterrupt(f"saved at episode {episode}")
-    return TrainResult(run, q, figures, episodes_to_target, wall, interrupted)
+    if stop.requested and episode < config.episodes:
+        raise lifecycle.RunInterrupted(run.path, f"stopped after episode {episode} of {config.episodes}; "
+                                                 "checkpoint and report saved")
+    return TrainResult(run, q, figures, episodes_to_target, wall)
 
 
 def _greedy_value(q: np.ndarray, reference: Reference, env, episodes: int, seed: int) -> float:
@@ -197,12 +267,12 @@ def _show(value) -> str:
 
 def solve(config: DPConfig, *, seed: int = 0, run_dir=None, progress: bool = True, write_plots: bool = True) -> TrainResult:
     """Dynamic programming on the env's model; writes the same run-folder layout as `train_control`."""
-    run = Run.create(GROUP, KIND, config, seed=seed, run_dir=run_dir)
-    seed_everything(seed, tensorflow=False)
-    env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
     from agents.tabular.model import build_model
 
-    model = build_model(env)
+    env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
+    model = build_model(env)  # a bad env, or one without a model, leaves no run folder behind
+    run = Run.create(GROUP, KIND, config, seed=seed, run_dir=run_dir)
+    seed_everything(seed, tensorflow=False)
     started = time.monotonic()
     if config.method == "value-iteration":
         result = dp.value_iteration(model, gamma=config.gamma, theta=config.theta)
@@ -234,28 +304,9 @@ def solve(config: DPConfig, *, seed: int = 0, run_dir=None, progress: bool = Tru
     return TrainResult(run, q, figures, None, wall)
 
 
-def load_q_table(run: Run) -> np.ndarray:
-    """The run's Q table (.npy, loaded without pickle)."""
-    path = run.artifact("q_table.npy")
-    if not path.is_file():
-        raise UsageError(f"{str(run.path)!r} has no artifacts/q_table.npy yet (training not finished?)")
-    try:
-        q = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise UsageError(f"{str(path)!r} is unreadable or corrupt ({exc})") from None
-    if q.ndim not in (2, 3) or not np.issubdtype(q.dtype, np.floating):
-        raise UsageError(f"{str(path)!r} is not a Q table: shape {q.shape}, dtype {q.dtype}")
-    return q
-
-
-def open_run(run_dir) -> tuple[Run, ControlConfig | DPConfig]:
-    run = Run.open(run_dir, KIND)
-    return run, config_from_dict(run.config)
-
-
 def evaluate_run(run_dir, *, episodes: int = 2000, seed: int | None = None) -> dict:
     """Greedy evaluation of a run's Q table on ``episodes`` fresh episodes, with the exact optimum."""
-    run, config = open_run(run_dir)
+    run, config = open_tabular_run(run_dir)
     q = load_q_table(run)
     env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
     if q.shape[-2:] != (env.n_states, env.n_actions):

@@ -103,3 +103,21 @@ def test_missing_data_leaves_no_run_folder_behind(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         train_classifier(ClassifierConfig(dataset="mnist"), run_dir=tmp_path / "run", data_path=tmp_path / "nowhere.npz")
     assert not (tmp_path / "run").exists()
+
+
+def test_predict_reads_a_phone_photo_upright(tmp_path):
+    """EXIF orientation 6 (camera turned): the reader must rotate, or the digit is read sideways."""
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[4:24, 12:16] = 255  # a vertical bar: "1"
+    digit[4:8, 8:16] = 255
+    upright = Image.fromarray(digit).resize((112, 112))
+    upright.save(tmp_path / "upright.png")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what the sensor stored; orientation 6 undoes it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    read = load_image(tmp_path / "phone.jpg", invert="no").astype(int)
+    expected = load_image(tmp_path / "upright.png", invert="no").astype(int)
+    assert np.abs(read - expected).mean() < 8  # JPEG noise only
+    sideways = np.asarray(stored.convert("L").resize((28, 28)), dtype=int)
+    assert np.abs(sideways - expected).mean() > 20  # ignoring EXIF would fail

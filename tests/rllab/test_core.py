@@ -25,8 +25,6 @@ def test_run_create_open_and_resume(tmp_path):
         assert folder.is_dir()
     with pytest.raises(UsageError, match="--resume"):
         Run.create("g", "demo", {}, seed=0, run_dir=run.path)
-    resumed = Run.create("g", "demo", {"lr": 9.0}, seed=7, run_dir=run.path, resume=True)
-    assert resumed.config["lr"] == 0.1 and resumed.seed == 3
     with pytest.raises(UsageError, match="is a 'demo' run, not a 'dqn' run"):
         Run.open(run.path, "dqn")
     with pytest.raises(UsageError, match="does not exist"):

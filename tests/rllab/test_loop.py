@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rllab.callbacks import EvalCallback, standard_callbacks
+from rllab.lifecycle import KeepBest
 from rllab.checkpoints import Checkpointer
 from rllab.loop import train_loop
 from rllab.runs import Run
@@ -84,7 +85,7 @@ def test_resume_continues_from_the_saved_step_and_matches_an_uninterrupted_run(t
     assert ckpt.latest_step == 6
 
     resumed = Counter()
-    ckpt2 = _checkpointer(Run.create("test", "test", {}, seed=0, run_dir=run.path, resume=True), resumed)
+    ckpt2 = _checkpointer(Run.open(run.path, "test"), resumed)
     assert ckpt2.restore()
     result = train_loop(resumed.step, total_steps=12, steps_per_epoch=3, checkpointer=ckpt2, progress=False)
     assert resumed.seen == [6, 7, 8, 9, 10, 11]
@@ -111,12 +112,37 @@ def test_sigint_saves_a_checkpoint_and_returns_interrupted(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_eval_callback_keeps_the_best_and_stops_on_threshold():
+def test_eval_callback_keeps_the_best_and_stops_on_threshold(tmp_path):
     scores = iter([1.0, 3.0, 2.0, 5.0, 6.0])
     best = []
-    callback = EvalCallback(lambda: {"score": next(scores)}, "eval/score", every=2, threshold=5.0,
-                            on_best=lambda logs: best.append(logs["eval/score"]))
+    keep_best = KeepBest(tmp_path / "best.json", "eval/score", save=lambda: best.append(len(best)))
+    callback = EvalCallback(lambda: {"score": next(scores)}, "eval/score", every=2, threshold=5.0, keep_best=keep_best)
     result = train_loop(lambda i: {"loss": 0.0}, total_steps=100, steps_per_epoch=1, callbacks=[callback], progress=False)
-    assert best == [1.0, 3.0, 5.0]
+    assert len(best) == 3 and (keep_best.value, keep_best.step) == (5.0, 8)
     assert result.stopped_early and result.epochs == 8 and callback.reached_threshold
     assert result.history[1]["eval/score"] == 1.0 and "eval/score" not in result.history[0]
+
+
+def test_keep_best_survives_a_resume(tmp_path):
+    saves = []
+    first = KeepBest(tmp_path / "best.json", "eval/score", save=lambda: saves.append("first"))
+    first.update(3.0, step=10)
+    # A resumed run starts a new KeepBest: a worse first evaluation must not overwrite the best.
+    resumed = KeepBest(tmp_path / "best.json", "eval/score", save=lambda: saves.append("resumed"))
+    assert not resumed.update(2.0, step=20)
+    assert resumed.update(4.0, step=30)
+    assert saves == ["first", "resumed"] and (resumed.value, resumed.step) == (4.0, 30)
+
+
+def test_callbacks_see_the_optimizer_that_was_passed():
+    optimizer = keras.optimizers.Adam(0.0123)
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model.optimizer)
+
+    train_loop(lambda i: {"loss": 0.0}, total_steps=2, steps_per_epoch=1, callbacks=[Spy()],
+               optimizer=optimizer, progress=False)
+    assert seen == [optimizer]
+    assert float(keras.ops.convert_to_numpy(seen[0].learning_rate)) == pytest.approx(0.0123)

@@ -45,11 +45,28 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert model.output_shape == (None, 2)
 
 
-def test_eval_json_reports_return_statistics(trained_run, capsys):
-    assert main(["dqn", "eval", "--run-dir", str(trained_run), "--episodes", "3", "--json"]) == 0
+def test_eval_json_reports_the_returns_of_the_exported_policy(trained_run, capsys):
+    assert main(["dqn", "eval", "--run-dir", str(trained_run), "--episodes", "3", "--seed", "7", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # Play the exported network by hand, one env per episode, seeded as eval promises (reset(seed=7+i)).
+    import gymnasium as gym
+    import numpy as np
+
+    model = keras.models.load_model(trained_run / "artifacts" / "q_network.keras")
+    returns = []
+    for episode in range(3):
+        env = gym.make("CartPole-v1")
+        obs, _ = env.reset(seed=7 + episode)
+        total, done = 0.0, False
+        while not done:
+            action = int(np.argmax(model(obs[None].astype(np.float32), training=False)[0]))
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total, done = total + reward, terminated or truncated
+        returns.append(total)
     assert result["episodes"] == 3
-    assert result["min_return"] <= result["mean_return"] <= result["max_return"] and result["std_return"] >= 0
+    assert result["mean_return"] == pytest.approx(np.mean(returns))
+    assert (result["min_return"], result["max_return"]) == (min(returns), max(returns))
+    assert result["std_return"] == pytest.approx(np.std(returns))
 
 
 def test_play_writes_a_gif(trained_run, tmp_path, capsys):
@@ -61,7 +78,62 @@ def test_play_writes_a_gif(trained_run, tmp_path, capsys):
 
 def test_resume_of_a_finished_run_rejects_new_hyperparameters(trained_run, capsys):
     assert main(["dqn", "train", "--run-dir", str(trained_run), "--resume", "--learning-rate", "0.1"]) == 2
-    assert "drop learning_rate" in capsys.readouterr().err
+    assert ("--learning-rate differs from the run being resumed (stored 0.0023, given 0.1)"
+            in capsys.readouterr().err)
+
+
+def test_the_same_command_with_resume_continues_and_total_steps_extends(trained_run, tmp_path, tiny_overrides):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    command = ["dqn", "train", "--env", "CartPole-v1", "--run-dir", str(run_dir), "--seed", "1",
+               *_flags(tiny_overrides(dueling=True))]
+    assert main([*command, "--resume"]) == 0  # finished, same flags: accepted, nothing more to train
+    summary = json.loads((run_dir / "artifacts" / "train_summary.json").read_text())
+    assert summary["env_steps"] == 400
+    extended = [*command, "--resume"]
+    extended[extended.index("--total-steps") + 1] = "600"
+    assert main(extended) == 0
+    summary = json.loads((run_dir / "artifacts" / "train_summary.json").read_text())
+    record = json.loads((run_dir / "config.json").read_text())
+    assert summary["env_steps"] == 600 and record["config"]["total_steps"] == 600
+    assert record["resumes"][-1]["changes"] == {"--total-steps": [400, 600]}
+    assert main([*command, "--resume", "--seed", "2"]) == 2
+
+
+def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path, tiny_overrides, capsys):
+    from agents.dqn.config import config_for_env
+    from rllab.runs import Run
+
+    Run.create("dqn", "dqn", config_for_env("CartPole-v1", tiny_overrides()), seed=0, run_dir=tmp_path / "run")
+    assert main(["dqn", "train", "--run-dir", str(tmp_path / "run"), "--resume"]) == 0
+    assert "holds no checkpoint yet" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "artifacts" / "train_summary.json").read_text())["env_steps"] == 400
+
+
+def test_ctrl_c_saves_exports_and_exits_130(tmp_path, tiny_overrides, capsys):
+    import os
+    import signal
+
+    from rllab.cli import main as cli_main
+
+    class CtrlCAtEpoch2(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    from agents.dqn import dqn
+    from agents.dqn.config import config_for_env
+    from rllab.lifecycle import RunInterrupted
+
+    config = config_for_env("CartPole-v1", tiny_overrides(checkpoint_every_epochs=10))
+    with pytest.raises(RunInterrupted, match="checkpoint saved at env step 200"):
+        dqn.train(config, run_dir=tmp_path / "run", progress=False, extra_callbacks=[CtrlCAtEpoch2()])
+    assert (tmp_path / "run" / "checkpoints" / "ckpt-100.index").exists()  # 100 vector steps of 2 envs
+    assert (tmp_path / "run" / "artifacts" / "q_network.keras").exists()
+    assert cli_main(["dqn", "train", "--run-dir", str(tmp_path / "run"), "--resume"]) == 0
+    assert json.loads((tmp_path / "run" / "artifacts" / "train_summary.json").read_text())["env_steps"] == 400
 
 
 def _one_line_error(capsys) -> str:
@@ -78,6 +150,13 @@ def test_unsupported_spaces_are_one_line_errors(tmp_path, capsys, env_id, space)
     assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
 
 
+def test_atari_ids_are_a_one_line_not_yet_error(tmp_path, capsys):
+    assert main(["dqn", "train", "--env", "ALE/Pong-v5", "--run-dir", str(tmp_path / "run")]) == 2
+    err = _one_line_error(capsys)
+    assert "ALE/Pong-v5" in err and "Atari envs are not supported" in err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("command", [["eval"], ["play", "--video", "x.gif"]])
 def test_missing_run_folder_is_a_one_line_error(tmp_path, capsys, command):
     missing = tmp_path / "no-such-run"
@@ -88,7 +167,10 @@ def test_missing_run_folder_is_a_one_line_error(tmp_path, capsys, command):
 def test_bad_values_are_one_line_errors(tmp_path, capsys):
     assert main(["dqn", "train", "--run-dir", str(tmp_path / "r"), "--exploration-fraction", "1.5"]) == 2
     err = _one_line_error(capsys)
-    assert "exploration_fraction" in err and "1.5" in err
+    assert "--exploration-fraction" in err and "1.5" in err
+    assert main(["dqn", "train", "--run-dir", str(tmp_path / "r"), "--replay", "no-such-buffer"]) == 2
+    err = _one_line_error(capsys)
+    assert "--replay" in err and "no-such-buffer" in err and "uniform" in err
     assert main(["dqn", "train", "--env", "NoSuchEnv-v9", "--run-dir", str(tmp_path / "r")]) == 2
     assert "NoSuchEnv-v9" in _one_line_error(capsys)
 

@@ -50,9 +50,14 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_overrides):
     assert full_vars.keys() == resumed_vars.keys() and len(full_vars) > 10  # nets, target, optimizer slots
     for name in full_vars:
         np.testing.assert_array_equal(resumed_vars[name], full_vars[name], err_msg=name)
-    with np.load(full_ckpt + ".state.npz") as a, np.load(resumed_ckpt + ".state.npz") as b:
-        assert a.files == b.files and "replay/obs" in a.files and "env/physics" in a.files
-        for key in a.files:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    for side_file, expected_key in ((".state.npz", "env/physics"), (".bulk.npz", "replay/obs")):
+        with np.load(full_ckpt + side_file) as a, np.load(resumed_ckpt + side_file) as b:
+            assert a.files == b.files and expected_key in a.files
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    with np.load(full_ckpt + ".state.npz") as small:
+        assert not any(key.startswith("replay/") for key in small.files)  # the buffer is stored once, as bulk
+        assert small["agent/env_steps"] == full["env_steps"]  # counters by name
+    assert len(list((tmp_path / "part" / "checkpoints").glob("*.bulk.npz"))) == 1
     assert _metrics(tmp_path / "part") == _metrics(tmp_path / "full")
     assert resumed["final_policy_eval_mean"] == full["final_policy_eval_mean"]

@@ -1,72 +1,29 @@
-"""MNIST / Fashion-MNIST classifiers: the Keras tutorial model, a small CNN, and the evaluator that
-GAN metrics reuse. Trained with ``Model.fit`` and the shared callbacks; resumable per epoch.
+"""Training, evaluating and using classifiers: what ``rllab classify train/eval/predict`` call.
+
+Trained with ``Model.fit`` and the shared callbacks; resumable per epoch.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
-from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from rllab.checks import check_choice, check_file, check_float, check_int
+from rllab.checks import check_choice, check_int
+from rllab.classify.config import ClassifierConfig, config_from_dict
+from rllab.classify.model import IMAGE_SIZE, build_classifier, to_inputs
 from rllab.data import get_dataset
 from rllab.errors import UsageError
+from rllab.lifecycle import KeepBest, open_run
 from rllab.runs import Run
 
-MODELS = ("mlp", "cnn")
 RUN_KIND = "classify"
 MODEL_FILE = "model.keras"
 RESULTS_FILE = "results.json"
-IMAGE_SIZE = 28
-
-
-@dataclass
-class ClassifierConfig:
-    """Every hyperparameter of a classifier run (stored in the run's config.json)."""
-
-    dataset: str = "fashion_mnist"
-    """Which dataset: ``mnist`` or ``fashion_mnist``."""
-    model: str = "mlp"
-    """``mlp``: Flatten → Dense(128, relu) → Dense(10), the Keras tutorial's model; ``cnn``: three conv blocks (32, 64, 128 filters) → Dense(128) (`build_small_cnn`)."""
-    epochs: int | None = None
-    """Passes over the training set (default: 10, as in the Keras tutorial)."""
-    batch_size: int | None = None
-    """Images per gradient step (default: 32 for mlp, as in the tutorial; 128 for cnn)."""
-    learning_rate: float = 1e-3
-    """Adam's initial step size, decayed to 0 along a cosine over the whole run."""
-    validation_size: int = 5000
-    """Training images held out (the last ones) to pick the best epoch; 0 keeps the last epoch."""
-    train_limit: int | None = None
-    """Use only the first N training images (quick experiments and tests)."""
-
-    def __post_init__(self):
-        check_choice("model", self.model, MODELS)
-        get_dataset(self.dataset)
-        defaults = {"mlp": (10, 32), "cnn": (10, 128)}[self.model]
-        self.epochs = check_int("epochs", defaults[0] if self.epochs is None else self.epochs, min_value=1)
-        self.batch_size = check_int("batch_size", defaults[1] if self.batch_size is None else self.batch_size, min_value=1)
-        self.learning_rate = check_float("learning_rate", self.learning_rate, min_value=0.0, min_inclusive=False)
-        self.validation_size = check_int("validation_size", self.validation_size, min_value=0)
-        if self.train_limit is not None:
-            self.train_limit = check_int("train_limit", self.train_limit, min_value=1)
-
-
-def to_inputs(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 28, 28) → float32 in [0, 1], the models' input."""
-    return np.asarray(images, dtype=np.float32) / 255.0
-
-
-def build_classifier(model: str, num_classes: int = 10):
-    from rllab.models import build_mlp, build_small_cnn
-
-    shape = (IMAGE_SIZE, IMAGE_SIZE)
-    if check_choice("model", model, MODELS) == "mlp":
-        return build_mlp(shape, num_classes, hidden_units=(128,), name="mlp_classifier")
-    return build_small_cnn(shape, num_classes, filters=(32, 64, 128), convs_per_block=1, dense_units=128, dropout=0.2, name="cnn_classifier")
+BUDGET_FLAGS = ("epochs",)
+"""Config fields that --resume may change: more epochs continue a finished run."""
 
 
 def _split(config: ClassifierConfig, x: np.ndarray, y: np.ndarray):
@@ -84,40 +41,44 @@ def train_classifier(
     config: ClassifierConfig | None,
     *,
     run_dir: str | os.PathLike | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     resume: bool = False,
+    given: Mapping[str, Any] | None = None,
     data_path: str | os.PathLike | None = None,
-    epochs_override: int | None = None,
     verbose: int | str = "auto",
 ) -> dict:
     """Train, keep the best epoch (by validation accuracy) as ``artifacts/model.keras``, test it.
 
     Returns the figures also written to ``artifacts/results.json``: test accuracy and loss, seconds
     per epoch, training seconds. With ``resume=True`` the run continues after its last finished
-    epoch with its stored config (``epochs_override`` may change the number of epochs).
+    epoch with its stored config; ``given`` (the flags typed, by config field) must match it, except
+    ``epochs``, which may extend a finished run. Ctrl-C stops after the current batch and raises
+    `rllab.lifecycle.RunInterrupted` (finished epochs are checkpointed).
     """
     import keras
 
-    from rllab.callbacks import EpochCheckpoint, EpochTimer, standard_callbacks
+    from rllab.callbacks import EpochCheckpoint, EpochTimer, KeepBestCallback, StopOnSignal, standard_callbacks
     from rllab.checkpoints import Checkpointer
+    from rllab.models import save_model_atomic
     from rllab.metrics import read_metrics_csv
     from rllab.seeding import seed_everything
 
-    if resume:
-        run = Run.create("classify", RUN_KIND, {}, seed=seed, run_dir=run_dir, resume=True)
-        if run.artifact(RESULTS_FILE).exists() and epochs_override is None:
-            raise UsageError(f"run {str(run.path)!r} already finished; pass --epochs to train it further")
-        config, seed = ClassifierConfig(**run.config), run.seed
-    elif config is None:
-        raise UsageError("a new run needs a ClassifierConfig")
-    if epochs_override is not None:
-        config = dataclasses.replace(config, epochs=epochs_override)
-    # Load (and validate) the data before a new run folder exists, so a missing dataset leaves nothing behind.
-    (x_train, y_train), (x_test, y_test) = get_dataset(config.dataset).load(data_path)
+    loaded = {}
+
+    def load_data(new_config: ClassifierConfig) -> None:
+        # Load (and validate) the data before a new run folder exists, so a missing dataset leaves nothing behind.
+        loaded["arrays"] = get_dataset(new_config.dataset).load(data_path)
+
+    start = open_run("classify", RUN_KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=config_from_dict,
+                     given=given, budget=BUDGET_FLAGS, before_create=load_data)
+    run, config = start.run, start.config
+    if start.resumed and run.artifact(RESULTS_FILE).exists() and "epochs" not in (given or {}):
+        raise UsageError(f"run {str(run.path)!r} already finished; pass --epochs with a larger total to train it further")
+    if "arrays" not in loaded:
+        load_data(config)
+    (x_train, y_train), (x_test, y_test) = loaded["arrays"]
     (x_fit, y_fit), validation = _split(config, x_train, y_train)
-    if not resume:
-        run = Run.create("classify", RUN_KIND, config, seed=seed, run_dir=run_dir)
-    seed_everything(seed)
+    seed_everything(start.seed)
 
     x_fit = to_inputs(x_fit)
     validation_data = None if validation is None else (to_inputs(validation[0]), validation[1])
@@ -134,33 +95,29 @@ def train_classifier(
     model.optimizer.build(model.trainable_variables)
     checkpointer = Checkpointer(run.checkpoints_dir, max_to_keep=2, model=model, optimizer=model.optimizer)
     initial_epoch = 0
-    if resume and checkpointer.restore():
-        initial_epoch = int(checkpointer.step.numpy())
-        print(f"resuming {run.path} after epoch {initial_epoch}")
+    if start.resumed:
+        if checkpointer.restore():
+            initial_epoch = int(checkpointer.step.numpy())
+            print(f"resuming {run.path} after epoch {initial_epoch}")
+        else:
+            start.no_checkpoint_yet()
 
     monitor = "val_accuracy" if validation_data is not None else "accuracy"
-    past_best = [v for v in read_metrics_csv(run.metrics_csv).get(monitor, []) if not math.isnan(v)]
-    keep_best = keras.callbacks.ModelCheckpoint(
-        str(run.artifact(MODEL_FILE)), monitor=monitor, mode="max", save_best_only=True,
-        initial_value_threshold=max(past_best) if past_best else None,
-    )
-    callbacks = standard_callbacks(run, resume=resume, extra=[EpochTimer()]) + [keep_best, EpochCheckpoint(checkpointer)]
+    keep_best = KeepBest(run.checkpoints_dir / "best.json", monitor, mode="max",
+                         save=lambda: save_model_atomic(model, run.artifact(MODEL_FILE)))
+    callbacks = [StopOnSignal(run.path),
+                 *standard_callbacks(run, resume=start.resumed, extra=[EpochTimer()]),
+                 KeepBestCallback(keep_best), EpochCheckpoint(checkpointer)]
     started = time.perf_counter()
-    try:
-        model.fit(
-            x_fit, y_fit,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(
-            f"training interrupted; finished epochs are checkpointed in {run.checkpoints_dir}. "
-            f"Continue with: rllab classify train --run-dir {run.path} --resume"
-        ) from None
+    model.fit(
+        x_fit, y_fit,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        validation_data=validation_data,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
     train_seconds = time.perf_counter() - started
     epoch_seconds = [v for v in read_metrics_csv(run.metrics_csv).get("time/epoch_s", []) if not math.isnan(v)]
 
@@ -170,6 +127,7 @@ def train_classifier(
         "dataset": config.dataset,
         "model": config.model,
         "epochs": config.epochs,
+        "best_epoch": keep_best.step,
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
@@ -189,7 +147,7 @@ def load_classifier(run_dir: str | os.PathLike):
     model_path = run.artifact(MODEL_FILE)
     if not model_path.is_file():
         raise UsageError(f"run {str(run.path)!r} has no {MODEL_FILE} yet; train it first (or --resume it)")
-    return run, ClassifierConfig(**run.config), keras.models.load_model(model_path)
+    return run, config_from_dict(run.config), keras.models.load_model(model_path)
 
 
 def evaluate_classifier(run_dir: str | os.PathLike, *, data_path: str | os.PathLike | None = None) -> dict:
@@ -216,24 +174,18 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_image(path: str | os.PathLike, *, invert: str = "auto") -> np.ndarray:
-    """Any PNG/JPG (any size or mode) → uint8 (28, 28) grayscale, light digit/garment on dark.
+    """Any image file (any size or mode, EXIF orientation applied) -> uint8 (28, 28) grayscale, light
+    digit/garment on dark.
 
     The datasets draw the object bright on a black background; ``invert="auto"`` flips images
     whose border is mostly bright (a dark drawing on white paper). ``"yes"``/``"no"`` force it.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    path = check_file("image", path)
+    from rllab.images import open_image
+
     check_choice("invert", invert, ("auto", "yes", "no"))
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGBA") if image.mode in ("P", "LA", "PA") else image
-            if image.mode == "RGBA":  # transparent pixels count as background (white)
-                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, image)
-            gray = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.LANCZOS)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UsageError(f"cannot read image {str(path)!r}: not a PNG/JPG or corrupt ({exc.__class__.__name__})") from None
+    gray = open_image(path, mode="L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.LANCZOS)
     pixels = np.asarray(gray, dtype=np.uint8)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     if invert == "yes" or (invert == "auto" and border.mean() > 127):

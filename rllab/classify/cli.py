@@ -1,9 +1,10 @@
-"""``rllab classify``: train / eval / predict (see `rllab.classify`)."""
+"""``rllab classify``: train / eval / predict (see `rllab.classify.train`). Imports no TensorFlow at import time."""
 from __future__ import annotations
 
 import argparse
 
-from rllab.cli_common import add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
+from rllab.classify.config import MODEL_DEFAULTS, MODELS, ClassifierConfig
+from rllab.cli_common import add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
 from rllab.data import DATA_DIR_ENV, DATASETS
 
 _DATA_HELP = f"folder or file holding the dataset (default: ${DATA_DIR_ENV}, then Keras' cache/download)"
@@ -18,20 +19,21 @@ def register(subparsers) -> None:
 
     train = commands.add_parser("train", help="train a classifier and keep its best epoch",
                                 description="Train a classifier; the best epoch (by validation accuracy) is saved as "
-                                            "artifacts/model.keras, loadable with keras.models.load_model.")
-    train.add_argument("--dataset", choices=sorted(DATASETS), default="fashion_mnist", help="dataset (default: fashion_mnist)")
-    train.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
-                       help="mlp: Flatten-Dense(128)-Dense(10), the Keras tutorial; cnn: small conv net (default: mlp)")
-    train.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                       help="passes over the training set (default: 10); with --resume, the new total")
-    train.add_argument("--batch-size", type=positive_int, default=None, metavar="N", help="images per step (default: 32 mlp, 128 cnn)")
-    train.add_argument("--learning-rate", type=positive_float, default=1e-3, metavar="LR", help="Adam step size (default: 0.001)")
-    train.add_argument("--validation-size", type=nonneg_int, default=5000, metavar="N",
-                       help="training images held out to choose the best epoch; 0 keeps the last (default: 5000)")
-    train.add_argument("--train-limit", type=positive_int, default=None, metavar="N", help="train on the first N images only (quick tries)")
+                                            "artifacts/model.keras, loadable with keras.models.load_model.",
+                                epilog="Ctrl-C stops after the current batch; the same command with --resume "
+                                       "continues after the last finished epoch.")
+    flags = add_config_flags(
+        train, ClassifierConfig,
+        choices={"dataset": sorted(DATASETS), "model": MODELS},
+        parsers={"epochs": positive_int, "batch_size": positive_int, "learning_rate": positive_float,
+                 "train_limit": positive_int, "validation_size": nonneg_int},
+        defaults={name: "; ".join(f"{values[name]} for {model}" for model, values in MODEL_DEFAULTS.items())
+                  for name in ("epochs", "batch_size")} | {"train_limit": "all images"},
+    )
     train.add_argument("--data-dir", default=None, metavar="PATH", help=_DATA_HELP)
-    add_train_args(train, "classify")
-    train.set_defaults(func=_train)
+    add_train_args(train, "classify", seed_help="seed of Python, NumPy and TensorFlow (weights, shuffling)",
+                   budget_flags=["--epochs"])
+    train.set_defaults(func=_train, config_flags=flags)
 
     evaluate = commands.add_parser("eval", help="test-set accuracy of a trained run",
                                    description="Measure the saved model of a run on the dataset's 10,000 test images.")
@@ -52,26 +54,18 @@ def register(subparsers) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rllab.classify import ClassifierConfig, train_classifier
+    from rllab.classify.train import train_classifier
 
-    if args.resume:
-        config = None
-    else:
-        config = ClassifierConfig(
-            dataset=args.dataset, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, validation_size=args.validation_size, train_limit=args.train_limit,
-        )
-    results = train_classifier(
-        config, run_dir=args.run_dir, seed=args.seed, resume=args.resume, data_path=args.data_dir,
-        epochs_override=args.epochs if args.resume else None,
-    )
+    given = args.config_flags.given(args)
+    results = train_classifier(ClassifierConfig(**given), run_dir=args.run_dir, seed=args.seed, resume=args.resume,
+                               given=given, data_path=args.data_dir)
     print(f"test accuracy {results['test_accuracy']:.4f} ({results['dataset']}, {results['model']}, "
           f"{results['seconds_per_epoch']:.1f} s/epoch); model saved to {results['model_path']}")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from rllab.classify import evaluate_classifier
+    from rllab.classify.train import evaluate_classifier
 
     figures = evaluate_classifier(args.run_dir, data_path=args.data_dir)
     print(f"{figures['dataset']} {figures['model']}: test accuracy {figures['test_accuracy']:.4f}, "
@@ -82,7 +76,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from rllab.classify import predict_images
+    from rllab.classify.train import predict_images
 
     predictions = predict_images(args.run_dir, args.images, top=args.top, invert=args.invert)
     for item in predictions:
