@@ -14,7 +14,7 @@ import numpy as np
 from rllab import plotting
 from rllab.checks import check_choice, check_int
 from rllab.lifecycle import KeepBest, RunInterrupted, StopRequests
-from rllab.metrics import drop_rows_from, read_metrics_csv
+from rllab.metrics import drop_rows_from, read_metrics_csv, set_aside_if_damaged
 
 
 class MetricsCSVLogger(keras.callbacks.CSVLogger):
@@ -32,6 +32,8 @@ class MetricsCSVLogger(keras.callbacks.CSVLogger):
         self._declared_keys = list(keys) if keys else None
 
     def on_train_begin(self, logs=None):
+        if self.append:
+            set_aside_if_damaged(self.filename, self._declared_keys)
         super().on_train_begin(logs)
         self._trimmed = False
         if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0:
@@ -274,3 +276,42 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return np.ndim(value) == 0
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """A wall-clock budget for `fit()`: stops at the end of the batch in which ``seconds`` run out.
+
+    ``spent`` is the time earlier sessions of the same run used (a resumed run continues its budget);
+    `spent_seconds()` is the total so far, which a checkpoint should store. Keras still ends the epoch
+    in progress normally (``on_epoch_end`` runs, so the partial epoch is logged and checkpointed).
+    ``seconds=None`` only keeps the time.
+    """
+
+    def __init__(self, seconds: float | None, *, spent: float = 0.0):
+        super().__init__()
+        self.seconds = None if seconds is None else float(seconds)
+        self.spent_before = float(spent)
+        self.ran_out = False
+        self._started: float | None = None
+
+    def spent_seconds(self) -> float:
+        running = 0.0 if self._started is None else time.perf_counter() - self._started
+        return self.spent_before + running
+
+    def _check(self) -> None:
+        if self.seconds is not None and self.spent_seconds() >= self.seconds:
+            self.ran_out = True
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check()
+
+    def on_train_end(self, logs=None):
+        self.spent_before = self.spent_seconds()
+        self._started = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +20,10 @@ import numpy as np
 
 from rllab.errors import UsageError
 from rllab.runs import save_npz_atomic
+
+class _DamagedCheckpoint(Exception):
+    """A checkpoint whose files cannot be read back (restore falls back to an older one)."""
+
 
 StateGetter = Callable[[], dict[str, np.ndarray]]
 StateSetter = Callable[[dict[str, np.ndarray]], None]
@@ -62,7 +68,19 @@ class Checkpointer:
         self.set_bulk_state = set_bulk_state
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self._checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
-        self._manager = tf.train.CheckpointManager(self._checkpoint, str(self.directory), max_to_keep=max_to_keep, checkpoint_name="ckpt")
+        try:
+            self._manager = self._make_manager(max_to_keep)
+        except ValueError:  # TF refuses an empty or garbled index file: set it aside, find checkpoints by their files
+            index = self.directory / "checkpoint"
+            os.replace(index, index.with_name("checkpoint.damaged"))
+            print(f"rllab: {str(index)!r} was damaged; moved it to checkpoint.damaged", file=sys.stderr, flush=True)
+            self._manager = self._make_manager(max_to_keep)
+
+    def _make_manager(self, max_to_keep: int):
+        import tensorflow as tf
+
+        return tf.train.CheckpointManager(self._checkpoint, str(self.directory), max_to_keep=max_to_keep,
+                                          checkpoint_name="ckpt")
 
     @property
     def latest_step(self) -> int | None:
@@ -103,33 +121,82 @@ class Checkpointer:
         self._prune_state_files()
         return path
 
-    def restore(self) -> bool:
-        """Load the newest checkpoint into the tracked objects; False when there is none.
+    def checkpoint_prefixes(self) -> list[str]:
+        """Checkpoint path prefixes, newest first: those the manager's index lists and any other
+        ``ckpt-N.index`` on disk (a garbled or deleted ``checkpoint`` index file loses nothing)."""
+        numbers = {}
+        for prefix in self._manager.checkpoints:
+            match = re.search(r"ckpt-(\d+)$", prefix)
+            if match:
+                numbers[int(match.group(1))] = prefix
+        for index in self.directory.glob("ckpt-*.index"):
+            match = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
+            if match:
+                numbers.setdefault(int(match.group(1)), str(self.directory / f"ckpt-{match.group(1)}"))
+        return [numbers[n] for n in sorted(numbers, reverse=True)]
 
-        A checkpoint missing a side file its setters need (deleted by hand, or written before bulk files
-        existed) is a one-line `UsageError`, raised before anything is loaded.
+    def restore(self) -> bool:
+        """Load the newest intact checkpoint into the tracked objects; False when there is none.
+
+        A damaged checkpoint (a TF file or side file missing, truncated or garbled) is reported in one
+        line on stderr and the previous one is used; when every checkpoint is damaged, a one-line
+        `UsageError` names them. Side files are read completely before anything is assigned, so a
+        damaged one changes nothing. Bulk state exists for the newest checkpoint only, so a DQN-like
+        run cannot fall back past a damaged newest checkpoint: the error says so.
         """
-        latest = self._manager.latest_checkpoint
-        if latest is None:
+        prefixes = self.checkpoint_prefixes()
+        if not prefixes:
             return False
-        side_files = [(self._state_path(latest), self.set_state), (self._bulk_path(latest), self.set_bulk_state)]
-        side_files = [(path, setter) for path, setter in side_files if setter is not None]
-        for path, _ in side_files:
+        damaged = []
+        for prefix in prefixes:
+            try:
+                self._restore_from(prefix, newest=prefix == prefixes[0])
+            except _DamagedCheckpoint as exc:
+                damaged.append(f"{Path(prefix).name} ({exc})")
+                continue
+            if damaged:
+                print(f"rllab: damaged checkpoint{'s' if len(damaged) > 1 else ''} {'; '.join(damaged)}: "
+                      f"resuming from {Path(prefix).name}", file=sys.stderr, flush=True)
+            return True
+        raise UsageError(f"no intact checkpoint in {str(self.directory)!r}: {'; '.join(damaged)}")
+
+    def _restore_from(self, prefix: str, *, newest: bool) -> None:
+        import tensorflow as tf
+
+        side_files = [(self._state_path(prefix), self.set_state, "state"),
+                      (self._bulk_path(prefix), self.set_bulk_state, "bulk state")]
+        loaded = []
+        for path, setter, what in side_files:
+            if setter is None:
+                continue
             if not path.is_file():
-                raise UsageError(f"checkpoint {latest!r} lacks its state file {path.name!r}")
+                why = "missing" if newest or what != "bulk state" else "kept for the newest checkpoint only"
+                raise _DamagedCheckpoint(f"its {what} file {path.name} is {why}")
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    loaded.append((setter, {key: data[key] for key in data.files}))
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+                raise _DamagedCheckpoint(f"{path.name} unreadable: {type(exc).__name__}") from None
         try:
-            self._checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError) as exc:
-            raise UsageError(f"checkpoint {latest!r} does not match this model/config ({exc})") from None
-        for path, setter in side_files:
-            with np.load(path, allow_pickle=False) as data:
-                setter({key: data[key] for key in data.files})
-        return True
+            self._checkpoint.restore(prefix).assert_existing_objects_matched()
+        except AssertionError as exc:
+            raise UsageError(f"checkpoint {prefix!r} does not match this model/config ({exc})") from None
+        except (tf.errors.OpError, ValueError, IndexError, OSError) as exc:
+            raise _DamagedCheckpoint(f"TensorFlow files unreadable: {type(exc).__name__}") from None
+        for setter, state in loaded:
+            setter(state)
+        self.step.assign(self._step_of(prefix))
+
+    @staticmethod
+    def _step_of(prefix: str) -> int:
+        import tensorflow as tf
+
+        return int(tf.train.load_variable(prefix, "step/.ATTRIBUTES/VARIABLE_VALUE"))
 
     def _prune_state_files(self) -> None:
         """Drop side files of checkpoints the manager no longer keeps, and every bulk file but the newest's."""
         kept = {Path(p).name for p in self._manager.checkpoints}
-        newest = Path(self._manager.latest_checkpoint).name
+        newest = Path(self._manager.latest_checkpoint).name if self._manager.latest_checkpoint else None
         for side_file in self.directory.glob("ckpt-*.npz"):
             match = re.fullmatch(r"(ckpt-\d+)\.(state|bulk)\.npz", side_file.name)
             if match is None:

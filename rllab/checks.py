@@ -76,3 +76,46 @@ def check_file(name: str, path: str | os.PathLike) -> Path:
     if not os.access(path, os.R_OK):
         raise UsageError(f"{name}: {str(path)!r} is not readable")
     return path
+
+
+def available_memory_bytes() -> int | None:
+    """Memory a new allocation can use: ``MemAvailable`` on Linux, else physical memory; None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(count: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``.
+
+    >>> format_bytes(3 * 2**30)
+    '3.0 GiB'
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if count < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(what: str, nbytes: float) -> None:
+    """Refuse, before allocating, an array that cannot fit: a `UsageError` saying how much it needs.
+
+    >>> check_memory("--episodes 10", 80)
+    >>> check_memory("--episodes 1000000000000", 8e12)
+    Traceback (most recent call last):
+    ...
+    rllab.errors.UsageError: --episodes 1000000000000 needs 7.3 TiB of memory; this machine has ... available
+    """
+    available = available_memory_bytes()
+    if available is not None and nbytes > available:
+        raise UsageError(f"{what} needs {format_bytes(nbytes)} of memory; this machine has "
+                         f"{format_bytes(available)} available")

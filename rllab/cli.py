@@ -48,8 +48,16 @@ def _unavailable(name: str, subparsers) -> int:
                      f"available groups: {', '.join(available)}")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with the CLI's error format: one line, ``rllab: error: …``, a hint to --help, exit 2
+    (argparse's own prints its whole usage block first). Subcommand parsers inherit the class."""
+
+    def error(self, message: str):
+        self.exit(2, f"rllab: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="rllab",
         description="A reinforcement-learning and generative-models lab on TensorFlow/Keras and Gymnasium. "
                     "Every 'train' writes a run folder (config, metrics.csv, TensorBoard logs, checkpoints, "
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         print(f"rllab: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_status", 130)
     return int(status or 0)
 
 

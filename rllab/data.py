@@ -50,7 +50,7 @@ def load_mnist(path: str | os.PathLike | None = None) -> Arrays:
     """
     file = _locate(path, MNIST_FILE, "MNIST")
     if file is None:
-        return _validated("MNIST", "Keras' MNIST download", _keras_loader("mnist"))
+        return _validated("MNIST", "Keras' MNIST download", _keras_loader("mnist", MNIST_FILE))
     return _validated("MNIST", str(file), lambda: _read_npz(file))
 
 
@@ -61,7 +61,7 @@ def load_fashion_mnist(path: str | os.PathLike | None = None) -> Arrays:
     """
     folder = _locate(path, FASHION_DIR, "Fashion-MNIST", folder=True)
     if folder is None:
-        return _validated("Fashion-MNIST", "Keras' Fashion-MNIST download", _keras_loader("fashion_mnist"))
+        return _validated("Fashion-MNIST", "Keras' Fashion-MNIST download", _keras_loader("fashion_mnist", FASHION_DIR))
     return _validated("Fashion-MNIST", str(folder), lambda: _read_idx_folder(folder))
 
 
@@ -108,16 +108,23 @@ def _locate(path, standard_name: str, title: str, *, folder: bool = False) -> Pa
     return None
 
 
-def _keras_loader(module: str) -> Callable[[], Arrays]:
+def _keras_loader(module: str, standard_name: str) -> Callable[[], Arrays]:
     def load() -> Arrays:
         import keras
 
         try:
             return getattr(keras.datasets, module).load_data()
         except Exception as exc:  # Keras raises bare Exceptions for network failures.
-            where = "mnist.npz" if module == "mnist" else f"{FASHION_DIR}/{{{','.join(FASHION_FILES.values())}}}"
+            where = MNIST_FILE if module == "mnist" else f"{FASHION_DIR}/{{{','.join(FASHION_FILES.values())}}}"
+            data_dir = os.environ.get(DATA_DIR_ENV, "").strip()
+            if not data_dir:
+                looked = f"{DATA_DIR_ENV} is not set"
+            elif not Path(data_dir).is_dir():
+                looked = f"{DATA_DIR_ENV}={data_dir!r} is not a folder"
+            else:
+                looked = f"{DATA_DIR_ENV}={data_dir!r} holds no {standard_name}"
             raise UsageError(
-                f"{module} is not available offline and could not be downloaded ({type(exc).__name__}); "
+                f"{module}: {looked}, and Keras could not download it ({type(exc).__name__}: offline?); "
                 f"put {where} in a folder and set {DATA_DIR_ENV} to it"
             ) from None
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from rllab.checks import check_choice
 from rllab.errors import UsageError
-from rllab.runs import CONFIG_NAME, Run, config_to_dict, write_json_atomic
+from rllab.runs import CONFIG_NAME, LOCK_NAME, Run, check_run_dir, config_to_dict, lock_run_folder, write_json_atomic
 
 
 def flag_name(path: str) -> str:
@@ -155,6 +155,8 @@ def open_run(
     seed_value = 0 if seed is None else int(seed)
     if resume and run_dir is None:
         raise UsageError("--resume needs --run-dir naming the run folder to continue")
+    if run_dir is not None:
+        check_run_dir(run_dir)
     if resume and not (Path(run_dir) / CONFIG_NAME).is_file() and not _is_run_folder_in_use(Path(run_dir)):
         notice(f"nothing to resume in {str(run_dir)!r} yet (stopped before its first save): starting a new run")
         resume = False
@@ -167,6 +169,7 @@ def open_run(
         return RunStart(run, config, run.seed, resumed=False)
 
     run = Run.open(run_dir, kind)
+    lock_run_folder(run.path)
     if seed is not None and int(seed) != run.seed:
         raise UsageError(f"--seed differs from the run being resumed (stored {run.seed}, given {seed}); "
                          "drop the flag to continue the run, or start a new run with another --run-dir")
@@ -183,7 +186,7 @@ def open_run(
 
 def _is_run_folder_in_use(path: Path) -> bool:
     """A folder with content but no config.json is not ours to restart over."""
-    return path.exists() and (not path.is_dir() or any(path.iterdir()))
+    return path.exists() and (not path.is_dir() or any(p.name != LOCK_NAME for p in path.iterdir()))
 
 
 def _record_resume(run: Run, merged: dict, changes: dict[str, list], flags: Mapping[str, str]) -> None:
@@ -251,8 +254,12 @@ class KeepBest:
 
 
 # --- interruption -----------------------------------------------------------------------------------------
+_last_stop_signal: int = signal.SIGINT
+
+
 class RunInterrupted(KeyboardInterrupt):
-    """Raised by a trainer after Ctrl-C/SIGTERM once its state is saved; the CLI exits 130 with this text."""
+    """Raised by a trainer after Ctrl-C/SIGTERM once its state is saved; the CLI prints this text and
+    exits with ``exit_status``: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
 
     def __init__(self, run_path: str | Path, saved: str):
         typed = sys.argv[1:]
@@ -264,6 +271,7 @@ class RunInterrupted(KeyboardInterrupt):
             hint = "run the same command with --resume to continue"
         super().__init__(f"{saved} in {run_path}; {hint}")
         self.run_path = Path(run_path)
+        self.exit_status = 128 + int(_last_stop_signal)
 
 
 class StopRequests:
@@ -285,6 +293,8 @@ class StopRequests:
         return self
 
     def _handle(self, signum, frame):
+        global _last_stop_signal
+        _last_stop_signal = signum
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True

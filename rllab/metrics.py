@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -28,6 +29,8 @@ class MetricsWriter:
 
     def __init__(self, path: str | os.PathLike, keys: Iterable[str], *, append: bool = False):
         self.path, self.keys = Path(path), list(keys)
+        if append:
+            set_aside_if_damaged(self.path, self.keys)
         if append and self.path.is_file() and self.path.stat().st_size > 0:
             with open(self.path, newline="") as f:
                 self.epoch = max(0, sum(1 for _ in f) - 1)
@@ -40,6 +43,49 @@ class MetricsWriter:
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow([self.epoch, *(_format(row.get(key)) for key in self.keys)])
         self.epoch += 1
+
+
+def set_aside_if_damaged(path: str | os.PathLike, keys: Iterable[str] | None = None) -> bool:
+    """Before a resumed run appends to a metrics CSV: if the file is not one we wrote (its header does
+    not start with ``epoch`` + ``keys``, or a row other than a torn last one has the wrong width or a non-number
+    epoch), move it to ``<name>.damaged`` with a one-line notice, so the run logs into a fresh file
+    instead of appending under garbage. Returns whether it did.
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    problem = None
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        rows, problem = [], f"unreadable ({type(exc).__name__})"
+    if problem is None:
+        header, body = rows[0] if rows else [], rows[1:]
+        expected = ["epoch", *keys] if keys is not None else ["epoch"]
+        if header[: len(expected)] != expected:
+            problem = "its header is not the metrics header"
+        else:
+            for number, row in enumerate(body):
+                torn_last = number == len(body) - 1
+                if row and (len(row) != len(header) or not _is_number(row[0])) and not torn_last:
+                    problem = f"row {number + 2} is malformed"
+                    break
+    if problem is None:
+        return False
+    damaged = path.with_name(path.name + ".damaged")
+    os.replace(path, damaged)
+    print(f"rllab: {str(path)!r} was damaged ({problem}); moved it to {damaged.name} and logging anew",
+          file=sys.stderr, flush=True)
+    return True
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def drop_rows_from(path: str | os.PathLike, epoch: int) -> int:

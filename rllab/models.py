@@ -108,3 +108,18 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     model.save(partial)
     os.replace(partial, path)
     return path
+
+
+def load_model_file(path: str | os.PathLike, *, what: str = "model") -> keras.Model:
+    """``keras.models.load_model`` with one-line errors: a missing file says so, and a damaged one
+    (truncated, garbled, not a Keras archive) is named as damaged, not as "File not found"."""
+    from rllab.errors import UsageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return keras.models.load_model(path)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors, KeyError… for damaged archives
+        raise UsageError(f"{what} file {str(path)!r} is damaged or not a Keras model ({type(exc).__name__}); "
+                         "train the run again or --resume it to rewrite it") from None

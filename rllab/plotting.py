@@ -119,6 +119,22 @@ def check_video_path(name: str, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"{name} must end in {' or '.join(VIDEO_SUFFIXES)}, got {str(path)!r}")
+    check_output_path(name, path)
+    return path
+
+
+def check_output_path(name: str, path: str | os.PathLike) -> Path:
+    """``path`` as a `Path` if a file can be written there (checked before long work, not after it):
+    an existing folder, a file where a folder is needed, or an unwritable folder is a one-line
+    `UsageError`. Missing folders are fine: the writer creates them."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{name} {str(path)!r} is a folder; give a file name")
+    existing = next((p for p in path.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"{name} {str(path)!r}: {str(existing)!r} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{name} {str(path)!r}: folder {str(existing)!r} is not writable")
     return path
 
 
@@ -149,12 +165,18 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike, *, fps: fl
         options = dict(format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1)
     else:
         options = dict(format="GIF", duration=1000 / fps, loop=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         imageio.mimsave(tmp, frames, **options)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

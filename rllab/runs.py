@@ -27,6 +27,10 @@ import numpy as np
 from rllab.errors import UsageError
 
 CONFIG_NAME = "config.json"
+LOCK_NAME = ".lock"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_held_locks: dict[str, int] = {}
 _TRACKED_PACKAGES = ("rllab", "numpy", "tensorflow", "keras", "gymnasium", "ale-py", "matplotlib", "pillow")
 
 
@@ -45,6 +49,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binar
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; the file gets what open() would give it
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
         os.replace(tmp, path)
@@ -155,21 +160,25 @@ class Run:
 
         >>> import tempfile
         >>> run = Run.create("demo", "demo", {"lr": 0.1}, seed=0, run_dir=tempfile.mkdtemp() + "/r")
-        >>> sorted(p.name for p in run.path.iterdir())
+        >>> sorted(p.name for p in run.path.iterdir() if not p.name.startswith("."))
         ['artifacts', 'checkpoints', 'config.json', 'tensorboard']
         """
-        if run_dir is None:
-            run_dir = default_run_dir(group)
-        path = Path(run_dir)
+        path = check_run_dir(run_dir if run_dir is not None else default_run_dir(group))
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create run folder {str(path)!r}: {exc.strerror or exc}") from None
+        lock_run_folder(path)
         if (path / CONFIG_NAME).exists():
             raise UsageError(
                 f"run folder {str(path)!r} already holds a run; pass --resume to continue it "
                 "or choose another --run-dir"
             )
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"--run-dir {str(path)!r} exists and is not a folder")
         run = cls(path=path, kind=kind, seed=int(seed), config=config_to_dict(config))
-        run._make_dirs()
+        try:
+            run._make_dirs()
+        except OSError as exc:
+            raise UsageError(f"cannot create run folder {str(path)!r}: {exc.strerror or exc}") from None
         record = {
             "kind": kind,
             "seed": run.seed,
@@ -185,6 +194,8 @@ class Run:
     def open(cls, run_dir: str | os.PathLike, kind: str) -> "Run":
         """Open an existing run folder of ``kind``; a missing or foreign folder is a `UsageError`."""
         path = Path(run_dir)
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"run folder {str(path)!r} is not a folder")
         if not path.is_dir():
             raise UsageError(f"run folder {str(path)!r} does not exist")
         config_path = path / CONFIG_NAME
@@ -198,3 +209,58 @@ class Run:
         if stored_kind != kind:
             raise UsageError(f"{str(path)!r} is a {stored_kind!r} run, not a {kind!r} run")
         return cls(path=path, kind=kind, seed=seed, config=config)
+
+
+def check_run_dir(run_dir: str | os.PathLike) -> Path:
+    """``--run-dir`` as a `Path`, refused early (before data loads or envs start) when it cannot be a
+    run folder: empty, an existing file, or below a file.
+
+    >>> check_run_dir("")
+    Traceback (most recent call last):
+    ...
+    rllab.errors.UsageError: --run-dir must name a folder, got ''
+    """
+    if str(run_dir).strip() == "":
+        raise UsageError("--run-dir must name a folder, got ''")
+    path = Path(run_dir)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--run-dir {str(path)!r} exists and is not a folder")
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UsageError(f"--run-dir {str(path)!r}: {str(ancestor)!r} is a file, not a folder")
+            break
+    return path
+
+
+def lock_run_folder(path: str | os.PathLike) -> None:
+    """Take the run folder for this process: a second process writing to it gets a one-line error.
+
+    The lock (``flock`` on ``<run>/.lock``, which records the holder's pid) lasts until the process
+    ends, and is re-entrant within a process (a trainer called twice on one folder, as tests do).
+    Where locks are unsupported (some network file systems), nothing is locked.
+    """
+    import fcntl
+
+    path = Path(path)
+    key = str(path.resolve())
+    if key in _held_locks:
+        return
+    lock_path = path / LOCK_NAME
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UsageError(f"cannot write in run folder {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise UsageError(f"run folder {str(path)!r} is in use by another rllab process (pid {holder}); "
+                         "wait for it to finish or choose another --run-dir") from None
+    except OSError:
+        os.close(fd)
+        return
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _held_locks[key] = fd

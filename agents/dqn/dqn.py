@@ -34,13 +34,13 @@ from agents.dqn.envs import (
     true_next_obs,
 )
 from agents.dqn.networks import q_network_for
-from agents.dqn.replay import NStepAccumulator, make_replay_buffer
+from agents.dqn.replay import NStepAccumulator, check_replay_memory, make_replay_buffer
 from rllab.callbacks import EvalCallback, standard_callbacks
 from rllab.checkpoints import Checkpointer
 from rllab.errors import UsageError
 from rllab.lifecycle import KeepBest, RunInterrupted, open_run
 from rllab.loop import train_loop
-from rllab.models import save_model_atomic
+from rllab.models import load_model_file, save_model_atomic
 from rllab.runs import Run, atomic_write
 from rllab.seeding import rng_state, seed_everything, set_rng_state
 
@@ -371,7 +371,7 @@ def train(
     start = open_run(
         "dqn", RUN_KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=config_from_dict,
         given=given, budget=BUDGET_FIELDS, flags={"env_id": "--env"},
-        before_create=lambda new: make_single_env(new).close(),  # a bad env fails before the run folder exists
+        before_create=_precheck,
     )
     run, config, seed = start.run, start.config, start.seed
     rng = seed_everything(seed)
@@ -414,6 +414,15 @@ def train(
     return summary
 
 
+def _precheck(config: DQNConfig) -> None:
+    """What can fail fails before a run folder exists: the env id and spaces, the buffer's memory."""
+    env = make_single_env(config)
+    try:
+        check_replay_memory(config, env.observation_space)
+    finally:
+        env.close()
+
+
 def finalize(agent: DQNAgent, run: Run, keep_best: KeepBest) -> dict:
     """Export the final greedy Q-network: the best-evaluated one if it beats the last network."""
     last_score, last_step = agent.last_eval
@@ -449,4 +458,4 @@ def load_q_network(run: Run) -> keras.Model:
         raise UsageError(
             f"{str(run.path)!r} has no exported Q-network ({FINAL_MODEL}); train it (or --resume it) to the end first"
         )
-    return keras.models.load_model(path)
+    return load_model_file(path, what="Q-network")

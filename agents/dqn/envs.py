@@ -14,6 +14,8 @@ and lets a checkpoint capture the whole env state without a pending-reset flag.
 """
 from __future__ import annotations
 
+import json
+import os
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
@@ -76,16 +78,35 @@ def make_env(env_id: str, *, render_mode: str | None = None, env_kwargs: dict | 
     """One Gymnasium env, with an unknown id or bad space reported as a one-line `UsageError`."""
     import gymnasium as gym
 
+    check_env_kwargs(env_kwargs or {})
+    if render_mode == "rgb_array":
+        headless_rendering()
     try:
         # render_mode only when asked for: envs without rendering need not accept the keyword.
         render = {"render_mode": render_mode} if render_mode else {}
         env = gym.make(env_id, **render, **(env_kwargs or {}))
     except gym.error.Error as exc:  # unknown id, bad version, missing extra
         raise UsageError(f"cannot make env {env_id!r}: {str(exc).splitlines()[0]}") from None
-    except TypeError as exc:  # an env_kwargs key the env does not take
-        raise UsageError(f"cannot make env {env_id!r} with {env_kwargs}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # an env_kwargs key the env does not take, or a bad value
+        raise UsageError(f"cannot make env {env_id!r} with --env-kwargs {json.dumps(env_kwargs)}: {exc}") from None
     validate_spaces(env_id, env.observation_space, env.action_space)
     return env
+
+
+def check_env_kwargs(env_kwargs: dict) -> None:
+    """The keyword arguments gym.make itself takes are checked here; the env checks its own."""
+    if "render_mode" in env_kwargs:
+        raise UsageError("--env-kwargs cannot set render_mode: training and eval run without rendering, "
+                         "and 'rllab dqn play' records rgb_array frames itself")
+    steps = env_kwargs.get("max_episode_steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise UsageError(f"--env-kwargs max_episode_steps must be a positive integer, got {json.dumps(steps)}")
+
+
+def headless_rendering() -> None:
+    """Let pygame draw rgb_array frames without a display (no 'XDG_RUNTIME_DIR is invalid' noise)."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
 def validate_spaces(env_id: str, observation_space, action_space) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from rllab.checks import check_choice, check_float, check_int
+from rllab.checks import check_choice, check_float, check_int, check_memory
 from rllab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class ReplayBuffer:
         self.capacity = check_int("buffer capacity", capacity, min_value=1)
         self.obs_shape = tuple(int(d) for d in obs_shape)
         self.obs_dtype = np.dtype(obs_dtype)
+        check_memory(f"a replay buffer of {self.capacity} transitions (--buffer-size)",
+                     self.bytes_needed(self.capacity, self.obs_shape, self.obs_dtype))
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=self.obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
         self.actions = np.zeros(self.capacity, dtype=np.int32)
@@ -47,6 +49,11 @@ class ReplayBuffer:
         self.discounts = np.zeros(self.capacity, dtype=np.float32)
         self.position = 0  # the row the next transition goes to
         self.size = 0  # rows holding real transitions
+
+    @staticmethod
+    def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype) -> int:
+        """Memory of a buffer of ``capacity`` transitions: two observations, action, reward, discount."""
+        return capacity * (2 * int(np.prod(obs_shape)) * np.dtype(obs_dtype).itemsize + 4 + 4 + 4)
 
     def __len__(self) -> int:
         return self.size
@@ -98,6 +105,12 @@ REPLAY_BUFFERS: dict[str, Callable[["DQNConfig", object], ReplayBuffer]] = {
     "uniform": _uniform_buffer,
 }
 """``name -> (config, single-env observation space) -> buffer``; ``DQNConfig.replay`` picks one."""
+
+
+def check_replay_memory(config: "DQNConfig", observation_space) -> None:
+    """Refuse a --buffer-size that cannot fit in memory before anything (a run folder) is made."""
+    check_memory(f"a replay buffer of {config.buffer_size} transitions (--buffer-size)",
+                 ReplayBuffer.bytes_needed(config.buffer_size, observation_space.shape, observation_space.dtype))
 
 
 def make_replay_buffer(config: "DQNConfig", observation_space):

@@ -59,7 +59,7 @@ def train_classifier(
 
     from rllab.callbacks import EpochCheckpoint, EpochTimer, KeepBestCallback, StopOnSignal, standard_callbacks
     from rllab.checkpoints import Checkpointer
-    from rllab.models import save_model_atomic
+    from rllab.models import load_model_file, save_model_atomic
     from rllab.metrics import read_metrics_csv
     from rllab.seeding import seed_everything
 
@@ -121,7 +121,7 @@ def train_classifier(
     train_seconds = time.perf_counter() - started
     epoch_seconds = [v for v in read_metrics_csv(run.metrics_csv).get("time/epoch_s", []) if not math.isnan(v)]
 
-    best = keras.models.load_model(run.artifact(MODEL_FILE))
+    best = load_model_file(run.artifact(MODEL_FILE), what="classifier")
     test_loss, test_accuracy = best.evaluate(to_inputs(x_test), y_test, batch_size=1024, verbose=0)
     results = {
         "dataset": config.dataset,
@@ -141,13 +141,13 @@ def train_classifier(
 
 def load_classifier(run_dir: str | os.PathLike):
     """(run, config, keras model) of a finished classifier run; a missing model is a `UsageError`."""
-    import keras
+    from rllab.models import load_model_file
 
     run = Run.open(run_dir, RUN_KIND)
     model_path = run.artifact(MODEL_FILE)
     if not model_path.is_file():
         raise UsageError(f"run {str(run.path)!r} has no {MODEL_FILE} yet; train it first (or --resume it)")
-    return run, config_from_dict(run.config), keras.models.load_model(model_path)
+    return run, config_from_dict(run.config), load_model_file(model_path, what="classifier")
 
 
 def evaluate_classifier(run_dir: str | os.PathLike, *, data_path: str | os.PathLike | None = None) -> dict:

@@ -48,7 +48,7 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["table.npy"]
 
 
-def test_checkpointer_round_trip_prunes_side_files_and_needs_them(tmp_path):
+def test_checkpointer_round_trip_prunes_side_files_and_falls_back_past_damage(tmp_path, capsys):
     model = build_mlp((3,), 2, hidden_units=(4,))
     state = {"buffer": np.arange(5)}
     ckpt = Checkpointer(tmp_path, max_to_keep=2, model=model, get_state=lambda: state, set_state=state.update)
@@ -66,8 +66,17 @@ def test_checkpointer_round_trip_prunes_side_files_and_needs_them(tmp_path):
     assert loaded["buffer"].tolist() == [0, 3, 6, 9, 12]
     np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])
 
-    (tmp_path / "ckpt-3.state.npz").unlink()
-    with pytest.raises(UsageError, match="lacks its state file"):
+    # A damaged newest checkpoint: one line on stderr, and the previous intact one is used.
+    (tmp_path / "ckpt-3.state.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert restorer.restore() and int(restorer.step.numpy()) == 2
+    assert loaded["buffer"].tolist() == [0, 2, 4, 6, 8]
+    assert "ckpt-3 (ckpt-3.state.npz unreadable: BadZipFile): resuming from ckpt-2" in capsys.readouterr().err
+    # A garbled index file loses nothing: the checkpoints are found from their own files.
+    (tmp_path / "checkpoint").write_text("garbage {{{")
+    assert Checkpointer(tmp_path, model=other, get_state=dict, set_state=loaded.update).restore()
+    # Nothing intact: one line naming every damaged checkpoint.
+    (tmp_path / "ckpt-2.data-00000-of-00001").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"no intact checkpoint .*ckpt-3 \(.*\); ckpt-2 \(TensorFlow files unreadable"):
         restorer.restore()
     assert not Checkpointer(tmp_path / "fresh").restore()
 
@@ -157,3 +166,18 @@ def test_drop_rows_from_keeps_earlier_epochs_and_drops_a_torn_line(tmp_path):
     assert drop_rows_from(path, 2) == 2
     assert read_metrics_csv(path)["x"].tolist() == [1.0, 2.0]
     assert drop_rows_from(tmp_path / "missing.csv", 0) == 0
+
+
+def test_a_garbage_metrics_csv_is_set_aside_on_resume(tmp_path, capsys):
+    from rllab.metrics import MetricsWriter, set_aside_if_damaged
+
+    path = tmp_path / "metrics.csv"
+    writer = MetricsWriter(path, ["loss"])
+    writer.write({"loss": 1.0})
+    assert not set_aside_if_damaged(path, ["loss"])  # ours: left alone
+    path.write_text("garbage,header\nx,y,z\n1,2\n")
+    resumed = MetricsWriter(path, ["loss"], append=True)
+    resumed.write({"loss": 0.5})
+    assert path.read_text().splitlines() == ["epoch,loss", "0,0.5"]
+    assert (tmp_path / "metrics.csv.damaged").read_text().startswith("garbage,header")
+    assert "was damaged (its header is not the metrics header)" in capsys.readouterr().err

@@ -92,7 +92,13 @@ def test_offline_without_files_says_where_to_put_them(tmp_path, monkeypatch):
         raise Exception("URL fetch failure")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(UsageError, match="RLLAB_DATA_DIR"):
+    with pytest.raises(UsageError, match=rf"RLLAB_DATA_DIR='{tmp_path}' holds no mnist.npz, and Keras could not download"):
+        load_mnist()
+    monkeypatch.setenv("RLLAB_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match=r"RLLAB_DATA_DIR='.*nowhere' is not a folder"):
+        load_mnist()
+    monkeypatch.delenv("RLLAB_DATA_DIR")
+    with pytest.raises(UsageError, match="RLLAB_DATA_DIR is not set"):
         load_mnist()
 
 
