@@ -48,9 +48,13 @@ def _add_train(commands) -> None:
         epilog=f"Per-env defaults: {env_defaults}. Ctrl-C saves a checkpoint; the same command with --resume "
                "continues from it.",
     )
+    from agents.dqn.networks import NETWORKS
+    from agents.dqn.replay import REPLAY_BUFFERS
+
     flags = add_config_flags(
         parser, DQNConfig,
         flag_names={"env_id": "--env"},
+        choices={"network": tuple(NETWORKS), "replay": tuple(REPLAY_BUFFERS)},
         docs={"env_id": "Gymnasium env id with a Box observation and Discrete actions"},
         parsers={"learning_starts": nonneg_int},
         defaults=_per_env_defaults(),

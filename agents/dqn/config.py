@@ -31,7 +31,7 @@ class DQNConfig:
     """Environment copies stepped together; one batched Q-network call chooses all their actions."""
 
     network: str = "mlp"
-    """Q-network torso (agents.dqn.networks.NETWORKS); the Q head goes on top of it."""
+    """Q-network torso: mlp (dense ReLU layers of hidden_units); the plain or dueling Q head goes on top."""
     hidden_units: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the mlp torso (ignored by other torsos)."""
     dueling: bool = False
@@ -46,7 +46,7 @@ class DQNConfig:
     buffer_size: int = 100_000
     """Replay buffer capacity in transitions."""
     replay: str = "uniform"
-    """Replay buffer implementation (agents.dqn.replay.REPLAY_BUFFERS); uniform: a ring buffer sampled uniformly."""
+    """Replay buffer: uniform (a ring buffer of buffer_size transitions, sampled uniformly)."""
     batch_size: int = 64
     """Transitions per gradient step."""
     learning_rate: float = 2.3e-3

@@ -168,7 +168,9 @@ def test_bad_values_are_one_line_errors(tmp_path, capsys):
     assert main(["dqn", "train", "--run-dir", str(tmp_path / "r"), "--exploration-fraction", "1.5"]) == 2
     err = _one_line_error(capsys)
     assert "--exploration-fraction" in err and "1.5" in err
-    assert main(["dqn", "train", "--run-dir", str(tmp_path / "r"), "--replay", "no-such-buffer"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses it: one line, exit 2
+        main(["dqn", "train", "--run-dir", str(tmp_path / "r"), "--replay", "no-such-buffer"])
+    assert exit_info.value.code == 2
     err = _one_line_error(capsys)
     assert "--replay" in err and "no-such-buffer" in err and "uniform" in err
     assert main(["dqn", "train", "--env", "NoSuchEnv-v9", "--run-dir", str(tmp_path / "r")]) == 2
