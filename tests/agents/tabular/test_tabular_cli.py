@@ -241,7 +241,7 @@ def test_ctrl_c_finishes_the_episode_saves_and_resumes_to_the_same_result(tmp_pa
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
-def test_ctrl_c_from_the_cli_exits_130_with_how_to_continue(tmp_path, monkeypatch, capsys):
+def test_sigterm_from_the_cli_exits_143_with_how_to_continue(tmp_path, monkeypatch, capsys):
     real_run_episode = train_module.run_episode
 
     def ctrl_c_in_episode_30(env, agent, episode, **kwargs):
@@ -251,7 +251,7 @@ def test_ctrl_c_from_the_cli_exits_130_with_how_to_continue(tmp_path, monkeypatc
 
     monkeypatch.setattr(train_module, "run_episode", ctrl_c_in_episode_30)
     run_dir = tmp_path / "r"
-    assert main(["tabular", "train", "--episodes", "100", "--run-dir", str(run_dir), "--quiet"]) == 130
+    assert main(["tabular", "train", "--episodes", "100", "--run-dir", str(run_dir), "--quiet"]) == 143  # 128 + SIGTERM
     err = capsys.readouterr().err
     assert "SIGTERM received" in err and "stopped after episode 31 of 100" in err and "--resume" in err
     assert (run_dir / "artifacts" / "q_table.npy").is_file()
