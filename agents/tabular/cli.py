@@ -13,11 +13,25 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, MC_ALGOS, SCHEDULE_FLAGS, SCHEDULE_KINDS,
-                                   TD_ALGOS, ControlConfig, DPConfig, MCConfig)
+from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, GAMMA_STEPS,
+                                   MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES, SCHEDULE_FLAGS, SCHEDULE_KINDS,
+                                   TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
+
+DERIVED_DEFAULTS_HELP = (
+    "Any other task (another env, map, dynamics or time limit, e.g. --env-kwargs '{\"desc\": [...]}' or "
+    "'{\"map_name\": \"8x8\", \"is_slippery\": false}') gets defaults derived from the task: episodes "
+    f"{EPISODES_PER_PAIR['stochastic']} per state-action where the model shows random outcomes (slippery), "
+    f"{EPISODES_PER_PAIR['deterministic']} where not, at least {MIN_DERIVED_EPISODES} and at most "
+    f"{MAX_DERIVED_EPISODES} (double-q and Monte Carlo twice that); initial Q the largest reward where it is "
+    "positive (optimism); gamma 1 - c/T with T the time limit (else the step cap) and c "
+    f"the one of {', '.join(f'{c:g}' for c in GAMMA_STEPS)} whose optimal stationary policy scores best on the "
+    "model within T (1 - 1/T without a model); TD: epsilon 1 -> 0.01 over "
+    f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
+    "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
+    "averages that forget over 5% of the budget, no step-size floor; an evaluation every 5%.")
 
 _ENV_HELP = ("Gymnasium id with Discrete or Tuple-of-Discrete observations and Discrete actions, e.g. FrozenLake-v1, "
              "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1")
@@ -80,6 +94,8 @@ _TRAIN_DOCS = {
                      SCHEDULE_FLAGS["step_size"]),
     "max_episode_steps": "step cap of training episodes where the env registers no time limit (a cut is a "
                          "truncation); none: no cap",
+    "stop_at_optimum": "stop before the budget once the greedy policy's exact value (from the model) has equalled "
+                       "the optimum at N evaluations in a row; 0: train the whole budget",
     "keep_best": "keep the Q table whose greedy policy measured best during training (every --eval-every "
                  "episodes; exact where the env has a model), not the last one (--no-keep-best, or --keep-last)",
     "first_visit": "Monte Carlo: update only the first visit of a state-action in an episode "
@@ -140,11 +156,14 @@ def per_env_defaults(config_cls: type = MCConfig) -> dict[str, str]:
 def _add_train(commands) -> None:
     train = commands.add_parser(
         "train", help="learn a Q table with TD or Monte Carlo control",
-        description="Learn a Q table by interacting with the env. The defaults are tuned per environment for the "
-                    "benchmark targets (scripts/bench_tabular.py) and listed with each flag: the config's default, "
-                    "then 'ENV: value', with the algos that differ in parentheses (td: every TD algo, mc: every "
-                    "Monte Carlo one). FrozenLake-v1 with {\"map_name\": \"8x8\"} takes FrozenLake8x8-v1's. Every flag "
-                    "overrides them, and a different --episodes stretches the default schedules with it.",
+        description="Learn a Q table by interacting with the env. The defaults of the five benchmark tasks are tuned "
+                    "for their targets on every seed (scripts/bench_tabular.py; the README says what was measured and "
+                    "where they fall short) and listed with each flag: the config's "
+                    "default, then 'ENV: value', with the algos that differ in parentheses (td: every TD algo, mc: "
+                    "every Monte Carlo one); --env-kwargs that only restate a task (is_slippery true) keep its "
+                    "defaults. " + DERIVED_DEFAULTS_HELP + " Every flag overrides them, and a different --episodes "
+                    "stretches the default schedules with it; config.json records the values used and, under "
+                    "defaults_from, where they came from.",
         epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
                "--first-visit, --sample-average and --forget-episodes). Ctrl-C finishes the episode and saves a "
                "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
@@ -157,6 +176,7 @@ def _add_train(commands) -> None:
                  "step_size.start": _nonneg_number, "step_size.end": _nonneg_number, "eval_every": nonneg_int},
         defaults={"algo": ControlConfig.algo, **per_env_defaults()},
         docs=_TRAIN_DOCS,
+        skip=("defaults_from",),
     )
     train.add_argument("--every-visit", dest="first_visit", action="store_const", const=False, default=None,
                        help="same as --no-first-visit")

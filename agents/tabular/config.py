@@ -112,6 +112,14 @@ class ControlConfig:
     """Keep the Q table of the best greedy measurement during training (every ``eval_every`` episodes;
     the exact value where the env has a model, else ``eval_episodes`` played episodes) rather than the
     last one: a constant-step-size learner's greedy policy keeps wobbling near the optimum."""
+    stop_at_optimum: int = 3
+    """Stop before the budget once the greedy policy's exact value has equalled the optimum (from the
+    model) at this many evaluations in a row (0: always train the whole budget). Only a policy that
+    cannot be improved stops a run, so the result is the same, sooner; tasks whose optimum needs a
+    time-dependent policy (slippery maps under a time limit) rarely stop."""
+    defaults_from: str = "the config's own defaults"
+    """Where the defaults of this config came from: an ``ENV_DEFAULTS`` entry, or the facts of the task
+    they were derived from (`derived_defaults`). Written by `default_config`; a record, not a setting."""
 
     def __post_init__(self):
         check_choice("--algo", self.algo, CONTROL_ALGOS)
@@ -132,6 +140,7 @@ class ControlConfig:
         self.eval_every = check_int("--eval-every", self.eval_every, min_value=0)
         self.eval_episodes = check_int("--eval-episodes", self.eval_episodes, min_value=1)
         self.final_eval_episodes = check_int("--final-eval-episodes", self.final_eval_episodes, min_value=1)
+        self.stop_at_optimum = check_int("--stop-at-optimum", self.stop_at_optimum, min_value=0)
 
 
 @dataclass
@@ -231,6 +240,18 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
     "FrozenLake-v1": {
         "all": dict(episodes=10_000, gamma=0.99, epsilon=_decay(1.0, 0.01, 8000),
                     step_size=_decay(0.1, 0.01, 10_000), eval_every=500),
+        # Monte Carlo with epsilon 0.01 and per-sample step sizes froze (seed 3: 0.20 of 0.744 from episode
+        # 2000 on): an action the greedy policy does not take keeps the average of returns that followed
+        # it under the early, near-random policy (Q(0, left) 0.03 against 0.155 under the current one), is
+        # tried 0.25 % of the time and moved 1 % per try, so the greedy policy can never change. Exploration
+        # that stays at 0.1 and averages that forget in episode time revalue every action by the current
+        # policy.
+        "mc": dict(episodes=20_000, epsilon=_decay(1.0, 0.1, 2000), step_size=Schedule("constant", 0.0, 0.0, 1),
+                   forget_episodes=1000),
+        # Off-policy Monte Carlo learns only from the greedy tail of an episode, so exploration must become
+        # rare for tails to reach back to the start (at epsilon 0.1 the settings above kept 0.25-0.55).
+        "mc-off-policy": dict(episodes=30_000, epsilon=_decay(1.0, 0.01, 20_000), step_size=_decay(0.1, 0.01, 30_000),
+                              forget_episodes=None),
     },
     "FrozenLake8x8-v1": {
         "all": dict(episodes=20_000, gamma=0.995, epsilon=_decay(1.0, 0.01, 16_000),
@@ -243,6 +264,9 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
         "mc": dict(episodes=65_000, epsilon=_decay(1.0, 0.1, 4000), step_size=Schedule("constant", 0.0, 0.0, 1),
                    forget_episodes=3000),
         "expected-sarsa": dict(episodes=30_000, epsilon=_decay(1.0, 0.01, 24_000), step_size=_decay(0.1, 0.01, 30_000)),
+        # SARSA's 20000 episodes missed on seed 2 (0.856 of a bar of 0.868), 30000 on seed 3 (0.865): the
+        # margin is small (the best stationary policy at this gamma is worth 0.894), so 40000.
+        "sarsa": dict(episodes=40_000, epsilon=_decay(1.0, 0.01, 32_000), step_size=_decay(0.1, 0.01, 40_000)),
     },
     "Taxi-v4": {
         "all": dict(episodes=5000, gamma=0.99, epsilon=_decay(1.0, 0.01, 4000),
@@ -256,6 +280,14 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
                     step_size=_decay(0.5, 0.1, 3000), eval_every=100, max_episode_steps=1000),
         # Each of Double Q's tables learns from half the steps: twice the budget.
         "double-q": dict(episodes=6000, epsilon=_decay(0.5, 0.01, 4000), step_size=_decay(0.5, 0.1, 6000)),
+        # Off-policy Monte Carlo learns only from greedy tails. With Q starting at 0, above every real value of
+        # this task, an action without a return yet looks best: the greedy target takes it, the weight of
+        # every earlier step becomes 0, nothing upstream learns and the greedy policy loops (-1000 on seeds
+        # 0, 3 and 4 with the settings above). Starting at -100 (worse than any path that does not fall)
+        # lets only tried actions be greedy; with a 100-step cap and 20000 episodes every seed 0-19 found
+        # -13 (each run stops at the optimum within 2 s).
+        "mc-off-policy": dict(episodes=20_000, max_episode_steps=100, initial_q=-100.0, epsilon=_decay(0.5, 0.01, 12_000),
+                              step_size=_decay(0.5, 0.1, 20_000)),
     },
     "Blackjack-v1": {
         # Rewards are noisy (+-1 from the same state), so the step size decays to a small value; Monte
@@ -263,26 +295,225 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
         "all": dict(episodes=200_000, gamma=1.0, epsilon=_decay(1.0, 0.01, 100_000),
                     step_size=_decay(0.05, 0.001, 200_000, "exponential"), eval_every=10_000,
                     final_eval_episodes=20_000),
-        "mc": dict(sample_average=False, episodes=300_000, epsilon=_decay(1.0, 0.01, 150_000),
-                   step_size=_decay(0.05, 0.0005, 300_000, "exponential"), eval_every=20_000),
+        # 300000 episodes ended 0.0014 short of the bar on seeds 2 and 3: the last greedy flips of marginal
+        # hands need averages over more hands (a smaller final step size, over a longer run).
+        "mc": dict(sample_average=False, episodes=500_000, epsilon=_decay(1.0, 0.01, 250_000),
+                   step_size=_decay(0.05, 0.0003, 500_000, "exponential"), eval_every=25_000),
     },
 }
 
 
-def env_defaults(algo: str, env: str, env_kwargs: dict | None = None) -> dict:
-    """The per-environment settings of ``algo`` on ``env`` (`ENV_DEFAULTS`: "all", then its family, then the algo).
+# --- defaults derived from the task, for tasks with no ENV_DEFAULTS entry ---------------------------------
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the derived defaults of a task are computed from (`task_facts`)."""
 
-    FrozenLake-v1 with ``map_name`` 8x8 takes FrozenLake8x8-v1's.
+    n_states: int
+    n_actions: int
+    horizon: int | None
+    """Steps after which an episode is cut: the task's time limit, else the training step cap (None: none)."""
+    time_limited: bool
+    """True: ``horizon`` is the task's own time limit; False: the training step cap (or none)."""
+    reward_range: tuple[float, float] | None
+    """Smallest and largest reward of one step, from the model (None: no model)."""
+    stochastic: bool | None
+    """Some state-action has more than one outcome, from the model (slippery ice; None: no model)."""
+    gamma: float | None
+    """Of the discounts `GAMMA_STEPS` away from 1 (in units of 1/horizon), the one whose optimal
+    stationary policy scores best on the model within the horizon (None: no model or no horizon)."""
+
+    def describe(self) -> str:
+        limit = ("none" if self.horizon is None else
+                 f"time limit {self.horizon}" if self.time_limited else f"step cap {self.horizon}")
+        dynamics = {True: "stochastic", False: "deterministic", None: "no model"}[self.stochastic]
+        rewards = "" if self.reward_range is None else f", rewards {self.reward_range[0]:g}..{self.reward_range[1]:g}"
+        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}"
+
+
+GAMMA_STEPS = (1.0, 2.0, 0.5, 5.0)
+"""Candidate discounts of a task with horizon T are 1 - c/T for these c, first ones preferred on ties.
+Why not 1: a greedy policy of a goal task learned at gamma 1 may bump into walls forever (every
+policy that ends in the goal some day is worth the same); why not a fixed 0.99: the best discount
+depends on the map and its limit (on FrozenLake8x8's 200 steps 0.99 scores 94.5 % of the optimum,
+0.995 97.9 %; on a slippery random 8x8 map under 100 steps 0.99 scores 88 %, 0.98 96 %)."""
+GAMMA_SEARCH_MAX_PAIRS = 20_000
+"""Larger tasks skip the search (planning each candidate costs S * A * S per sweep) and take 1 - 1/T."""
+
+
+def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int | None = 1000) -> TaskFacts:
+    """Make ``env`` and read what the derived defaults need from its spaces, time limit and model."""
+    from agents.tabular import dp
+    from agents.tabular.envs import make_tabular_env
+    from agents.tabular.model import build_model
+
+    made = make_tabular_env(env, env_kwargs, max_episode_steps=max_episode_steps)
+    try:
+        horizon = made.task_time_limit or made.time_limit
+        try:
+            model = build_model(made)
+        except UsageError:
+            model = None
+    finally:
+        made.close()
+    facts = dict(n_states=made.n_states, n_actions=made.n_actions, horizon=horizon,
+                 time_limited=made.task_time_limit is not None, reward_range=None, stochastic=None, gamma=None)
+    if model is None:
+        return TaskFacts(**facts)
+    rewards = _model_rewards(made, model)
+    facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made))
+    if horizon is not None and model.n_states * model.n_actions <= GAMMA_SEARCH_MAX_PAIRS:
+        best_value, best_gamma = -math.inf, None
+        for steps in GAMMA_STEPS:
+            gamma = 1.0 - steps / horizon
+            if gamma <= 0:
+                continue
+            q = dp.policy_iteration(model, gamma=gamma, theta=1e-9).q
+            value = dp.policy_value(model, dp.greedy_actions(q[: model.n_observed]), horizon=horizon)
+            if value > best_value + 1e-9:
+                best_value, best_gamma = value, gamma
+        facts["gamma"] = best_gamma
+    return TaskFacts(**facts)
+
+
+def _model_rewards(made, model) -> list[float]:
+    """Every one-step reward the env's ``P`` table lists (else the model's expected rewards)."""
+    P = getattr(made.env.unwrapped, "P", None)
+    if isinstance(P, dict):
+        return [r for by_action in P.values() for outcomes in by_action.values() for _, _, r, _ in outcomes]
+    return model.reward.ravel().tolist()
+
+
+def _has_random_outcomes(made) -> bool:
+    """Whether some state-action of ``P`` has outcomes that differ (next state, reward or ending)."""
+    P = getattr(made.env.unwrapped, "P", None)
+    if not isinstance(P, dict):
+        return True  # a model built by other means (Blackjack's cards) is a random one
+    return any(len({(s, r, t) for _, s, r, t in outcomes}) > 1
+               for by_action in P.values() for outcomes in by_action.values())
+
+
+def _round_budget(episodes: float) -> int:
+    """Two significant digits: budgets read as 12000 or 41000, not 40960."""
+    magnitude = 10 ** max(0, int(math.log10(max(episodes, 1))) - 1)
+    return int(round(episodes / magnitude) * magnitude)
+
+
+EPISODES_PER_PAIR = {"deterministic": 40, "stochastic": 160}
+"""Derived budget: training episodes per state-action pair (at least `MIN_DERIVED_EPISODES`)."""
+TD_EXPLORATION_SHARE = 0.4
+"""Derived TD epsilon reaches 0.01 after this share of the budget: optimistic initial values (the largest
+reward) already lead the agent to what it has not tried, and the random steps of a high epsilon mostly
+end in holes (on slippery random 8x8 maps, 0.4 rather than 0.8 took Q-learning from 0.95 to 0.99 of the
+optimum on a map not in the benchmark's suite)."""
+MIN_DERIVED_EPISODES = 5000
+MAX_DERIVED_EPISODES = 200_000
+
+
+def derived_defaults(algo: str, facts: TaskFacts) -> dict:
+    """The settings of ``algo`` on a task with no `ENV_DEFAULTS` entry, from its `TaskFacts`.
+
+    * budget: `EPISODES_PER_PAIR` episodes per state-action (more where outcomes are random: each
+      estimate averages noisy returns), within [`MIN_DERIVED_EPISODES`, `MAX_DERIVED_EPISODES`];
+      Double Q-learning and Monte Carlo twice that (half the steps per table; no bootstrapping);
+    * initial Q: the largest reward where it is positive (optimism: untried actions look best until tried;
+      where every reward is negative 0 is optimistic already);
+    * gamma: `TaskFacts.gamma` (searched on the model), else 1 - 1/T, else 1;
+    * TD: epsilon 1 -> 0.01 over the first `TD_EXPLORATION_SHARE` of the budget; step size 0.1 -> 0.01 over the budget
+      where outcomes are random (an average of many samples), 0.5 -> 0.05 where they are not;
+    * Monte Carlo: epsilon 1 -> 0.1 over the first 10 % (it never becomes greedy: every action keeps
+      being tried, so its average follows the current policy), averages that forget in episode time
+      over 5 % of the budget and no step-size floor (`MCConfig.forget_episodes`);
+    * an evaluation every 5 % of the budget (keep-the-best and the stop at the optimum use them).
+    """
+    stochastic = facts.stochastic is not False  # no model: assume the worst
+    per_pair = EPISODES_PER_PAIR["stochastic" if stochastic else "deterministic"]
+    episodes = min(MAX_DERIVED_EPISODES, max(MIN_DERIVED_EPISODES, per_pair * facts.n_states * facts.n_actions))
+    if algo == "double-q" or algo in MC_ALGOS:
+        episodes *= 2  # Double Q: each table learns from half the steps; Monte Carlo: no bootstrapping
+    episodes = _round_budget(episodes)
+    if facts.gamma is not None:
+        gamma = facts.gamma
+    elif facts.horizon is not None:
+        gamma = 1.0 - 1.0 / facts.horizon
+    else:
+        gamma = 1.0
+    settings = dict(episodes=episodes, gamma=round(gamma, 6), eval_every=max(1, episodes // 20))
+    if facts.reward_range is not None and facts.reward_range[1] > 0:
+        settings["initial_q"] = facts.reward_range[1]
+    if algo in TD_ALGOS:
+        settings["epsilon"] = _decay(1.0, 0.01, max(1, round(TD_EXPLORATION_SHARE * episodes)))
+        settings["step_size"] = _decay(0.1, 0.01, episodes) if stochastic else _decay(0.5, 0.05, episodes)
+    else:
+        settings["epsilon"] = _decay(1.0, 0.1, max(1, episodes // 10))
+        settings["step_size"] = Schedule("constant", 0.0, 0.0, 1)
+        settings["forget_episodes"] = max(1, episodes // 20)
+    return settings
+
+
+def named_task(env: str, env_kwargs: dict | None = None) -> str | None:
+    """The `ENV_DEFAULTS` entry that ``env`` with ``env_kwargs`` is, or None for any other task.
+
+    Kwargs that only restate a registered task keep its entry (FrozenLake-v1 with ``is_slippery`` true;
+    FrozenLake-v1 with ``map_name`` 8x8 and ``max_episode_steps`` 200 is FrozenLake8x8-v1); any other map,
+    dynamics or time limit is another task and gets derived defaults.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    if not env_kwargs:
+        return env if env in ENV_DEFAULTS else None
+    import gymnasium as gym
+
+    def identity(env_id: str, kwargs: dict):
+        try:
+            spec = gym.spec(env_id)
+        except gym.error.Error:
+            return None
+        kwargs = dict(kwargs)
+        limit = kwargs.pop("max_episode_steps", spec.max_episode_steps)
+        return spec.entry_point, _constructor_arguments(spec, {**spec.kwargs, **kwargs}), limit
+
+    wanted = identity(env, env_kwargs)
+    for named in ENV_DEFAULTS:
+        if wanted is not None and identity(named, {}) == wanted:
+            return named
+    return None
+
+
+def _constructor_arguments(spec, kwargs: dict) -> dict:
+    """``kwargs`` with the constructor's defaults filled in, so that restating a default changes nothing."""
+    import inspect
+
+    from gymnasium.envs.registration import load_env_creator
+
+    try:
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        parameters = inspect.signature(creator).parameters
+    except (ValueError, TypeError, ImportError, AttributeError):
+        return kwargs
+    filled = {name: p.default for name, p in parameters.items()
+              if p.default is not inspect.Parameter.empty and name != "render_mode"}
+    filled.update(kwargs)
+    if filled.get("desc") is not None:
+        filled.pop("map_name", None)  # FrozenLake ignores the map name when given the map itself
+    return {name: (list(value) if isinstance(value, tuple) else value) for name, value in filled.items()}
+
+
+def env_defaults(algo: str, env: str, env_kwargs: dict | None = None, *,
+                 max_episode_steps: int | None = 1000) -> tuple[dict, str]:
+    """The settings of ``algo`` on ``env`` and where they come from.
+
+    A task with an `ENV_DEFAULTS` entry (`named_task`) takes it: "all", then its family (td, mc), then
+    the algo; any other task (another map, other dynamics, another env) takes `derived_defaults`.
     """
     family = "td" if algo in TD_ALGOS else "mc"
-    env_key = env
-    if env == "FrozenLake-v1" and (env_kwargs or {}).get("map_name") == "8x8":
-        env_key = "FrozenLake8x8-v1"
+    named = named_task(env, env_kwargs)
+    if named is None:
+        facts = task_facts(env, env_kwargs, max_episode_steps)
+        return derived_defaults(algo, facts), f"derived from the task: {facts.describe()}"
     settings: dict = {}
-    table = ENV_DEFAULTS.get(env_key, {})
+    table = ENV_DEFAULTS[named]
     for key in ("all", family, algo):
         settings.update(table.get(key, {}))
-    return settings
+    return settings, f"ENV_DEFAULTS[{named!r}]"
 
 
 def default_config(algo: str, env: str, env_kwargs: dict | None = None, **overrides) -> ControlConfig:
@@ -294,7 +525,9 @@ def default_config(algo: str, env: str, env_kwargs: dict | None = None, **overri
     Errors name the command-line flags.
     """
     check_choice("--algo", algo, CONTROL_ALGOS)
-    settings = env_defaults(algo, env, env_kwargs)
+    step_cap = overrides.get("max_episode_steps", ControlConfig.max_episode_steps)
+    settings, source = env_defaults(algo, env, env_kwargs, max_episode_steps=step_cap)
+    settings["defaults_from"] = source
     if "episodes" in overrides and "episodes" in settings:
         # A shorter or longer budget keeps the shape of the default schedules: they are stretched with it
         # (a schedule override that gives no length of its own is stretched too).

@@ -97,6 +97,11 @@ def ratio(value: float, optimum: float) -> float | None:
     return value / optimum if optimum > 0 else None
 
 
+def at_optimum(value: float, optimum: float) -> bool:
+    """Whether an exact value equals the optimum, up to the rounding of the dynamic programme."""
+    return value >= optimum - 1e-9 * max(1.0, abs(optimum))
+
+
 def meets_target(value: float, optimum: float) -> bool:
     """The benchmark's bar: >= 95 % of a positive optimum; otherwise within 5 % of |optimum| or 0.01,
     whichever is larger (CliffWalking: exactly -13 since returns are integers; Blackjack: within 0.01)."""

@@ -28,7 +28,7 @@ from agents.tabular import dp
 from agents.tabular.agent import Agent, run_episode
 from agents.tabular.config import ControlConfig, DPConfig, config_from_dict, field_flag
 from agents.tabular.envs import exploring_start, make_tabular_env
-from agents.tabular.evaluate import Reference, meets_target, play_greedy, reference_for, summarize
+from agents.tabular.evaluate import Reference, at_optimum, meets_target, play_greedy, reference_for, summarize
 from agents.tabular.mc import MC_AGENTS
 from agents.tabular.run_folder import GROUP, KIND, load_q_table, open_tabular_run
 from agents.tabular.td import TD_AGENTS
@@ -130,6 +130,7 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
     returns = np.zeros(config.episodes)
     lengths = np.zeros(config.episodes, dtype=np.int64)
     first_episode, env_steps, episodes_to_target, elapsed_before = 0, 0, None, 0.0
+    optimal_streak = 0  # evaluations in a row at which the greedy policy was worth the optimum
     checkpoint = run.checkpoints_dir / CHECKPOINT
     best_q_path = run.checkpoints_dir / BEST_Q
     restored, metrics_rows = False, 0  # rows of metrics.csv that the checkpoint accounts for
@@ -149,6 +150,7 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
             target = int(saved["episodes_to_target"])
             episodes_to_target = target if target >= 0 else None
             elapsed_before = float(saved["elapsed_s"])
+            optimal_streak = int(saved["optimal_streak"]) if "optimal_streak" in saved.files else 0
             set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
             set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
@@ -170,6 +172,7 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
             lengths=lengths[:episode], rng=rng_state(rng), env_rng=rng_state(env.env.unwrapped.np_random),
             episodes_to_target=np.array(-1 if episodes_to_target is None else episodes_to_target),
             elapsed_s=np.array(elapsed_before + time.monotonic() - started), metrics_rows=np.array(metrics.epoch),
+            optimal_streak=np.array(optimal_streak),
             **{f"agent/{k}": v for k, v in agent.state_arrays().items()},
         )
 
@@ -181,7 +184,7 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
               f"(optimum {_show(reference.optimum)}{resumed}) -> {run.path}", flush=True)
     with lifecycle.StopRequests("finishing this episode, then saving a checkpoint and the final report") as stop:
         try:
-            while episode < config.episodes and not stop.requested:
+            while episode < config.episodes and not stop.requested and not _stops_at_optimum(config, optimal_streak):
                 # The first reset of a fresh run is seeded; later resets continue the env's generator.
                 reset_seed = seed if episode == 0 else None
                 returns[episode], lengths[episode] = run_episode(env, agent, episode, start=start, seed=reset_seed)
@@ -195,6 +198,8 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
                             episodes_to_target = episode
                         if config.keep_best:
                             keep_best.update(greedy, episode)
+                        if reference.model is not None and reference.optimum is not None:
+                            optimal_streak = optimal_streak + 1 if at_optimum(greedy, reference.optimum) else 0
                     window = slice(max(0, episode - log_every), episode)
                     elapsed = elapsed_before + time.monotonic() - started
                     metrics.write({"episode": episode, "env_steps": env_steps, "return_mean": returns[window].mean(),
@@ -216,6 +221,9 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
             raise lifecycle.RunInterrupted(run.path, f"aborted in episode {episode + 1}; {kept}") from None
         if stop.requested and saved_episode != episode:
             save_checkpoint(episode)
+    if progress and _stops_at_optimum(config, optimal_streak) and episode < config.episodes:
+        print(f"stopped after episode {episode} of {config.episodes}: the greedy policy was worth the optimum at "
+              f"{optimal_streak} evaluations in a row (--stop-at-optimum)", flush=True)
     wall = elapsed_before + time.monotonic() - started
 
     last_q = agent.greedy_q()
@@ -226,7 +234,9 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
                     "last_table_greedy_return": _greedy_value(last_q, reference, eval_env, config.eval_episodes, seed)})
     figures.update({"algo": config.algo, "env": config.env, "episodes_trained": episode, "env_steps": env_steps,
                     "episodes_to_target": episodes_to_target, "train_wall_s": wall})
-    if episode < config.episodes:
+    if _stops_at_optimum(config, optimal_streak):
+        figures["stopped_at_optimum"] = True  # the budget was not needed: the greedy policy was optimal
+    elif episode < config.episodes:
         figures["stopped_early"] = True
     save_npy_atomic(run.artifact("returns.npy"), returns[:episode])
     save_npy_atomic(run.artifact("lengths.npy"), lengths[:episode])
@@ -241,6 +251,10 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
         raise lifecycle.RunInterrupted(run.path, f"stopped after episode {episode} of {config.episodes}; "
                                                  "checkpoint and report saved")
     return TrainResult(run, q, figures, episodes_to_target, wall)
+
+
+def _stops_at_optimum(config: ControlConfig, optimal_streak: int) -> bool:
+    return config.stop_at_optimum > 0 and optimal_streak >= config.stop_at_optimum
 
 
 def _greedy_value(q: np.ndarray, reference: Reference, env, episodes: int, seed: int) -> float:

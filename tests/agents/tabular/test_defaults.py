@@ -1,0 +1,188 @@
+"""Default settings: the Monte Carlo stall they used to cause, defaults derived from a task with no entry,
+the stop at the optimum, and the benchmark's random-map suite."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import agents.tabular.train as train_module
+from agents.tabular.config import (MCConfig, Schedule, TDConfig, config_from_dict, default_config, derived_defaults, named_task,
+                                   task_facts)
+from agents.tabular.mc import MonteCarloControl
+from rllab.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+# A made-up slippery map: the goal is two steps from the start, a hole beside the path.
+MADE_UP_MAP = {"desc": ["SFH", "FFF", "HFG"], "is_slippery": True}
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_tabular", REPO / "scripts" / "bench_tabular.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- the Monte Carlo stall on FrozenLake-v1 (seed 3 kept 0.20 of 0.744) -----------------------------------
+def _revalued(config: MCConfig, changed_at: int = 8000, within: int = 2000) -> float:
+    """Q of an action that the early, random policy valued 0 (returns 0 in each of episodes 0-2999) and
+    that is worth 1 from episode ``changed_at`` on, once ``within`` more episodes have tried it as often as
+    the behaviour policy then does (epsilon / 4 of the visits of a state met once per episode)."""
+    agent = MonteCarloControl(1, 4, config, np.random.default_rng(0))
+
+    def one_return(episode: int, value: float) -> None:
+        agent.begin_episode(episode)
+        agent.update(0, 1, value, 0, True, False)
+        agent.end_episode()
+
+    for episode in range(3000):
+        one_return(episode, 0.0)
+    every = max(1, round(4 / config.epsilon(changed_at)))
+    for episode in range(changed_at, changed_at + within, every):
+        one_return(episode, 1.0)
+    return float(agent.q[0, 1])
+
+
+def test_default_monte_carlo_revalues_an_action_the_greedy_policy_stopped_taking():
+    """The mechanism of the stall (MC on FrozenLake-v1, seed 3, kept 0.20 of 0.744): once epsilon was 0.01
+    and the step size floor 0.01, an action the greedy policy did not take kept the average of the
+    returns the early, near-random policy got (Q(0, left) 0.03 against 0.155 under the current policy):
+    tried once in 400 episodes and moved 3 % or less each time, it never overtook the greedy action."""
+    old = MCConfig(episodes=10_000, gamma=0.99, epsilon=Schedule("linear", 1.0, 0.01, 8000),
+                   step_size=Schedule("linear", 0.1, 0.01, 10_000))
+    assert _revalued(old) < 0.2
+    assert _revalued(default_config("mc", "FrozenLake-v1")) > 0.8
+
+
+def test_monte_carlo_on_frozenlake_seed_3_reaches_the_target_with_the_default_command(tmp_path):
+    config = default_config("mc", "FrozenLake-v1")
+    result = train_module.train_control(config, seed=3, run_dir=tmp_path / "r", progress=False, write_plots=False)
+    assert result.figures["meets_target"], result.figures["exact_return"]
+
+
+# --- which tasks take an entry, which get derived defaults ------------------------------------------------
+@pytest.mark.parametrize("env, kwargs, expected", [
+    ("FrozenLake-v1", {}, "FrozenLake-v1"),
+    ("FrozenLake-v1", {"is_slippery": True, "map_name": "4x4"}, "FrozenLake-v1"),
+    ("FrozenLake-v1", {"map_name": "8x8", "max_episode_steps": 200}, "FrozenLake8x8-v1"),
+    ("FrozenLake-v1", {"map_name": "8x8"}, None),  # the 8x8 map under 100 steps is another task
+    ("FrozenLake8x8-v1", {"is_slippery": False}, None),
+    ("FrozenLake-v1", MADE_UP_MAP, None),
+    ("Taxi-v4", {"is_rainy": True}, None),
+])
+def test_kwargs_that_restate_a_task_keep_its_entry_and_others_do_not(env, kwargs, expected):
+    assert named_task(env, kwargs) == expected
+
+
+def test_task_facts_come_from_the_spaces_the_time_limit_and_the_model():
+    slippery = task_facts("FrozenLake-v1", MADE_UP_MAP)
+    assert (slippery.n_states, slippery.n_actions, slippery.horizon, slippery.time_limited) == (9, 4, 100, True)
+    assert slippery.stochastic is True and slippery.reward_range == (0.0, 1.0)
+    assert 0.9 < slippery.gamma < 1.0
+    steady = task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False})
+    assert steady.stochastic is False
+    cliff = task_facts("CliffWalking-v1", {"is_slippery": False}, max_episode_steps=500)
+    assert (cliff.horizon, cliff.time_limited, cliff.reward_range) == (500, False, (-100.0, -1.0))
+
+
+def test_derived_defaults_follow_the_facts():
+    facts = task_facts("FrozenLake-v1", MADE_UP_MAP)
+    td, double, mc = (derived_defaults(algo, facts) for algo in ("q-learning", "double-q", "mc"))
+    assert double["episodes"] == pytest.approx(2 * td["episodes"], rel=0.05)  # budgets have two significant digits
+    assert td["initial_q"] == 1.0  # optimism: the largest reward, so untried actions get tried
+    assert td["epsilon"].end == 0.01 and mc["epsilon"].end >= 0.1 and mc["forget_episodes"] >= 1
+    steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
+    assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
+
+
+@pytest.mark.parametrize("algo", ["q-learning", "mc"])
+def test_derived_defaults_for_a_made_up_map_are_valid_and_stored_in_config_json(tmp_path, capsys, algo):
+    run_dir = tmp_path / algo
+    assert main(["tabular", "train", "--algo", algo, "--env", "FrozenLake-v1", "--env-kwargs", json.dumps(MADE_UP_MAP),
+                 "--run-dir", str(run_dir), "--seed", "1", "--quiet"]) == 0
+    stored = json.loads((run_dir / "config.json").read_text())["config"]
+    expected = default_config(algo, "FrozenLake-v1", MADE_UP_MAP)
+    assert stored["defaults_from"].startswith("derived from the task: 9 states, 4 actions, time limit 100, stochastic")
+    assert config_from_dict(stored) == expected
+    assert isinstance(expected, MCConfig if algo == "mc" else TDConfig)
+    result = json.loads((run_dir / "artifacts" / "result.json").read_text())
+    assert result["exact_return"] >= 0.9 * result["optimum"]
+    # --resume rebuilds the same config from config.json, flags checked against it.
+    capsys.readouterr()
+    assert main(["tabular", "train", "--resume", "--run-dir", str(run_dir), "--quiet"]) == 0
+
+
+def test_a_flag_still_overrides_a_derived_default(tmp_path):
+    config = default_config("sarsa", "FrozenLake-v1", MADE_UP_MAP, gamma=0.5, epsilon={"end": 0.2})
+    assert config.gamma == 0.5 and config.epsilon.end == 0.2 and config.epsilon.start == 1.0
+
+
+def test_train_help_says_what_the_derived_defaults_are(capsys):
+    with pytest.raises(SystemExit):
+        main(["tabular", "train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "gets defaults derived from the task" in text and "defaults_from" in text and "--stop-at-optimum" in text
+
+
+# --- stopping at the optimum --------------------------------------------------------------------------------
+def test_a_run_stops_once_its_greedy_policy_has_been_optimal_for_a_while(tmp_path):
+    kwargs = {"desc": ["SFF", "FHF", "FFG"], "is_slippery": False}
+    config = default_config("q-learning", "FrozenLake-v1", kwargs, episodes=5000, eval_every=50)
+    result = train_module.train_control(config, seed=0, run_dir=tmp_path / "r", progress=False, write_plots=False)
+    f = result.figures
+    assert f["stopped_at_optimum"] and f["episodes_trained"] < config.episodes
+    assert f["exact_return"] == pytest.approx(f["optimum"])
+    never = default_config("q-learning", "FrozenLake-v1", kwargs, episodes=500, eval_every=50, stop_at_optimum=0)
+    again = train_module.train_control(never, seed=0, run_dir=tmp_path / "n", progress=False, write_plots=False)
+    assert again.figures["episodes_trained"] == 500 and "stopped_at_optimum" not in again.figures
+
+
+# --- the benchmark's random-map suite ----------------------------------------------------------------------
+def test_the_random_map_suite_is_the_same_maps_every_time():
+    bench = _bench_module()
+    first, second = bench.random_maps(), bench.random_maps()
+    assert first == second and len(first) == 2 * 5 * 5
+    assert {m["env_kwargs"]["is_slippery"] for m in first} == {True, False}
+    assert first[0]["env_kwargs"]["desc"] == ["SFFF", "HHFF", "FHHF", "HFFG"]  # generate_random_map(4, 0.8, seed=0)
+    sizes = [len(m["env_kwargs"]["desc"]) for m in first[:25]]
+    assert sizes == [n for n in range(4, 9) for _ in range(5)]
+
+
+def test_bench_seed_ranges():
+    bench = _bench_module()
+    assert bench.int_ranges("0-9") == list(range(10)) and bench.int_ranges("4") == [4]
+    with pytest.raises(Exception, match="N-M"):
+        bench.int_ranges("9-0")
+
+
+def test_blackjack_exploring_starts_deal_every_hand_a_game_can_start_in():
+    """Exploring starts from sums 12-21 only (Sutton & Barto's example) never visit 4-11: both actions
+    stayed at 0 there, the greedy policy stuck on them and Monte Carlo ES scored -0.13 (optimum -0.043)."""
+    from agents.tabular.envs import exploring_start, make_tabular_env
+
+    env = make_tabular_env("Blackjack-v1")
+    rng = np.random.default_rng(0)
+    seen = set()
+    for i in range(3000):
+        env.reset(seed=i)
+        seen.add(env.indexer.observation(exploring_start(env, rng)))
+    assert {s for s, _, _ in seen} == set(range(4, 22))
+    assert {(s, a) for s, _, a in seen if a} == {(s, 1) for s in range(12, 22)}
+    assert {d for _, d, _ in seen} == set(range(1, 11))
+
+
+def test_bench_summary_gives_the_worst_and_median_seed_and_the_share_that_met_the_bar():
+    bench = _bench_module()
+
+    def run(seed, value, target):
+        return {"task": "FrozenLake-v1", "algo": "mc", "seed": seed, "exact_return": value, "exact_ratio": value / 0.744,
+                "target": target, "wall_s": 1.0 + seed, "within_60s": True}
+
+    rows = [run(0, 0.74, "met"), run(1, 0.20, "MISSED"), run(2, 0.73, "met")]
+    (summary,) = bench.summarize_control(rows)
+    assert (summary["worst_exact"], summary["median_exact"], summary["met"], summary["graded"]) == (0.20, 0.73, 2, 3)
+    assert summary["max_wall_s"] == 3.0 and summary["missed"] == ["seed 1: 0.2000"]
