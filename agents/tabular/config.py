@@ -52,6 +52,10 @@ def _checked_schedule(kind, start, end, episodes, names: dict[str, str]) -> tupl
     return kind, start, end, episodes
 
 
+MAX_INITIAL_Q = 1e6
+"""Beyond this, optimism is no longer a number the updates can wash out (and plots of it overflow)."""
+
+
 @dataclass
 class Schedule:
     """A value that moves from ``start`` to ``end`` over the first ``episodes`` episodes, then stays at ``end``."""
@@ -131,10 +135,12 @@ class ControlConfig:
         self.gamma = check_float("--gamma", self.gamma, min_value=0.0, max_value=1.0)
         self.epsilon = _schedule(self.epsilon, "epsilon")
         self.step_size = _schedule(self.step_size, "step_size")
-        if self.epsilon.start > 1 or self.epsilon.end > 1:
-            raise UsageError(f"{field_flag('epsilon.start')} and {field_flag('epsilon.end')} must be in [0, 1], "
-                             f"got {self.epsilon.start:g} and {self.epsilon.end:g}")
-        self.initial_q = check_float("--initial-q", self.initial_q)
+        for name in ("epsilon", "step_size"):  # probabilities and step sizes beyond 1 only diverge
+            schedule = getattr(self, name)
+            if schedule.start > 1 or schedule.end > 1:
+                raise UsageError(f"{field_flag(name + '.start')} and {field_flag(name + '.end')} must be in [0, 1], "
+                                 f"got {schedule.start:g} and {schedule.end:g}")
+        self.initial_q = check_float("--initial-q", self.initial_q, min_value=-MAX_INITIAL_Q, max_value=MAX_INITIAL_Q)
         if self.max_episode_steps is not None:
             self.max_episode_steps = check_int("--max-episode-steps", self.max_episode_steps, min_value=1)
         self.eval_every = check_int("--eval-every", self.eval_every, min_value=0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.tabular.model import TabularModel
-from rllab.checks import check_float, check_int
+from rllab.checks import check_float, check_int, check_memory
 from rllab.errors import UsageError
 
 
@@ -127,6 +127,7 @@ def finite_horizon(model: TabularModel, horizon: int | None = None, *, gamma: fl
     horizon = model.time_limit if horizon is None else check_int("horizon", horizon, min_value=1)
     if horizon is None:
         return value_iteration(model, gamma=gamma, theta=1e-12)
+    check_memory(f"--horizon {horizon}", horizon * model.n_states * model.n_actions * 8)
     q = np.zeros((horizon, model.n_states, model.n_actions))
     v = np.zeros(model.n_states)
     for steps_left in range(1, horizon + 1):

@@ -9,6 +9,7 @@ import numpy as np
 from agents.tabular import dp
 from agents.tabular.envs import TabularEnv
 from agents.tabular.model import TabularModel
+from rllab.checks import check_memory
 
 
 def greedy_action(q: np.ndarray, state: int, step: int) -> int:
@@ -20,6 +21,7 @@ def greedy_action(q: np.ndarray, state: int, step: int) -> int:
 
 def play_greedy(env: TabularEnv, q: np.ndarray, *, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of ``episodes`` greedy episodes (episode ``i`` reset with seed ``seed + i``)."""
+    check_memory(f"--episodes {episodes}", episodes * 16)
     returns = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
     for i in range(episodes):

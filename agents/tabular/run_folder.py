@@ -31,7 +31,7 @@ def load_q_table(run: Run) -> np.ndarray:
         raise UsageError(f"{str(run.path)!r} has no artifacts/{Q_TABLE} yet (training not finished?)")
     try:
         q = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise UsageError(f"{str(path)!r} is unreadable or corrupt ({exc})") from None
     if q.ndim not in (2, 3) or not np.issubdtype(q.dtype, np.floating):
         raise UsageError(f"{str(path)!r} is not a Q table: shape {q.shape}, dtype {q.dtype}")

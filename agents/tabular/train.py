@@ -17,7 +17,9 @@ SIGTERM finishes the episode, saves a checkpoint and the final report, then rais
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,6 +35,7 @@ from agents.tabular.mc import MC_AGENTS
 from agents.tabular.run_folder import GROUP, KIND, load_q_table, open_tabular_run
 from agents.tabular.td import TD_AGENTS
 from rllab import lifecycle
+from rllab.checks import check_memory
 from rllab.errors import UsageError
 from rllab.metrics import MetricsWriter, drop_rows_from
 from rllab.runs import CONFIG_NAME, Run, save_npy_atomic, save_npz_atomic
@@ -74,11 +77,28 @@ def _check_resumable(run_dir, given: Mapping[str, Any]) -> None:
         raise UsageError(f"{str(run.path)!r} holds a solve run; only train runs can be resumed")
     checkpoint = run.checkpoints_dir / CHECKPOINT
     if "episodes" in given and checkpoint.is_file():
-        with np.load(checkpoint, allow_pickle=False) as saved:
+        with _open_checkpoint(checkpoint) as saved:
             trained = int(saved["episode"])
         if given["episodes"] < trained:
             raise UsageError(f"--episodes {given['episodes']} is fewer than the {trained} episodes {str(run.path)!r} "
                              f"has trained; give at least {trained}")
+
+
+@contextlib.contextmanager
+def _open_checkpoint(path: Path):
+    """The checkpoint's arrays, read completely; a truncated, empty or garbled file is a one-line error
+    (tabular runs keep one checkpoint, written atomically: damage means the disk or a hand did it)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise UsageError(f"checkpoint {str(path)!r} is damaged ({type(exc).__name__}); delete it to train the run "
+                         "again from the beginning") from None
+    missing = {"episode", "env_steps", "returns", "lengths", "rng", "env_rng"} - set(arrays)
+    if missing:
+        raise UsageError(f"checkpoint {str(path)!r} is damaged (lacks {', '.join(sorted(missing))}); delete it to "
+                         "train the run again from the beginning")
+    yield arrays
 
 
 def _control_config(data: dict) -> ControlConfig:
@@ -104,6 +124,10 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
     if resume:
         _check_resumable(run_dir, given)
     made: dict = {}
+
+    budget = given.get("episodes", config.episodes if config is not None else None)
+    if budget is not None:
+        check_memory(f"--episodes {budget}", budget * 16)  # a return and a length per episode, before any folder
 
     def make_envs(new_config: ControlConfig) -> None:
         # Before a new run folder exists: a bad env or --env-kwargs leaves nothing behind.
@@ -142,8 +166,8 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
                                    save=lambda: save_npy_atomic(best_q_path, agent.greedy_q()))
     if start_info.resumed and checkpoint.is_file():
         restored = True
-        with np.load(checkpoint, allow_pickle=False) as saved:
-            agent.load_state_arrays({k[len("agent/"):]: saved[k] for k in saved.files if k.startswith("agent/")})
+        with _open_checkpoint(checkpoint) as saved:
+            agent.load_state_arrays({k[len("agent/"):]: saved[k] for k in saved if k.startswith("agent/")})
             first_episode, env_steps = int(saved["episode"]), int(saved["env_steps"])
             done = min(first_episode, config.episodes)
             returns[:done], lengths[:done] = saved["returns"][:done], saved["lengths"][:done]
@@ -154,8 +178,8 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
             set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
             set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
-            metrics_rows = int(saved["metrics_rows"]) if "metrics_rows" in saved.files else None
-            if "best_episode" in saved.files and int(saved["best_episode"]) >= 0 and keep_best.value is None:
+            metrics_rows = int(saved["metrics_rows"]) if "metrics_rows" in saved else None
+            if "best_episode" in saved and int(saved["best_episode"]) >= 0 and keep_best.value is None:
                 # A checkpoint written before keep-the-best had its own files: move its best table out.
                 old_best = saved["best_q"].copy()
                 keep_best.save = lambda: save_npy_atomic(best_q_path, old_best)
@@ -285,6 +309,10 @@ def solve(config: DPConfig, *, seed: int = 0, run_dir=None, progress: bool = Tru
 
     env = make_tabular_env(config.env, config.env_kwargs, max_episode_steps=config.max_episode_steps)
     model = build_model(env)  # a bad env, or one without a model, leaves no run folder behind
+    if config.method == "finite-horizon":
+        horizon = config.horizon if config.horizon is not None else model.time_limit
+        if horizon is not None:
+            check_memory(f"--horizon {horizon}", horizon * model.n_states * model.n_actions * 8)
     run = Run.create(GROUP, KIND, config, seed=seed, run_dir=run_dir)
     seed_everything(seed, tensorflow=False)
     started = time.monotonic()

@@ -254,3 +254,62 @@ def test_kill_9_at_several_moments_then_resume_finishes_without_repeated_rows(tm
     with open(run_dir / "metrics.csv", newline="") as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
     assert epochs == list(range(len(epochs))) and len(epochs) == 30  # 6000 steps / 200 per epoch, none twice
+
+
+def test_tabular_inputs(hostile_dir):
+    cases = [
+        (["tabular", "train", "--step-size", "1e308", "--run-dir", "t-alpha"], "--step-size and --step-size-end must be in [0, 1]"),
+        (["tabular", "train", "--initial-q", "1e308", "--run-dir", "t-q0"], "--initial-q must be <= 1000000.0"),
+        (["tabular", "train", "--episodes", "1000000000000", "--run-dir", "t-big"], "needs 14.6 TiB of memory"),
+        (["tabular", "eval", "--run-dir", "run-tabular", "--episodes", "100000000000"], ""),
+        (["tabular", "solve", "--horizon", "100000000", "--run-dir", "t-horizon"], "needs 47.7 GiB of memory"),
+        (["tabular", "train", "--env-kwargs", '{"render_mode": "human"}', "--episodes", "5", "--run-dir", "t-human"], "render_mode"),
+        (["tabular", "train", "--env-kwargs", '{"is_slippery": "no"}', "--run-dir", "t-slip"], "is_slippery"),
+        (["tabular", "train", "--env-kwargs", '{"map_name": 5}', "--run-dir", "t-map"], "map_name takes 4x4 or 8x8"),
+        (["tabular", "train", "--env", "NoSuchEnv-v9", "--run-dir", "t-env"], "NoSuchEnv-v9"),
+        (["tabular", "train", "--run-dir", ""], "--run-dir must name a folder, got ''"),
+        (["tabular", "train", "--run-dir", "/proc/self/newrun", "--episodes", "5"], "cannot create run folder"),
+        (["tabular", "train", "--run-dir", "afile.txt/sub", "--episodes", "5"], "afile.txt"),
+        (["tabular", "eval", "--run-dir", "afile.txt"], "is not a folder"),
+    ]
+    results = run_cases([argv for argv, _ in cases], hostile_dir)
+    assert_one_line_errors(results, {i: text for i, (_, text) in enumerate(cases) if text})
+    for leftover in ("t-alpha", "t-q0", "t-big", "t-horizon", "t-human", "t-slip", "t-map", "t-env"):
+        assert not (hostile_dir / leftover).exists(), leftover
+
+
+def test_a_damaged_tabular_checkpoint_is_a_one_line_error(tmp_path):
+    source = tmp_path / "tabular"
+    from rllab.cli import main
+
+    assert main(["tabular", "train", "--episodes", "300", "--run-dir", str(source), "--quiet"]) == 0
+    resume = [["tabular", "train", "--episodes", "400", "--run-dir", "RUN", "--resume", "--quiet"]]
+    evaluate = [["tabular", "eval", "--run-dir", "RUN", "--episodes", "10"]]
+    plan = [("checkpoints/state.npz", ("truncate", "empty", "garble"), resume), ("config.json", ("garble",), evaluate),
+            ("metrics.csv", ("garble",), resume), ("artifacts/q_table.npy", ("truncate", "empty"), evaluate)]
+    results = _run_fault_cases(_damage_cases(source, plan), tmp_path)
+    _assert_fallback_or_one_line_error(results)
+    by_case = {(r["file"], r["how"]): r for r in results}
+    assert "is damaged" in by_case[("checkpoints/state.npz", "empty")]["stderr"]
+
+
+def test_two_writers_on_one_run_folder(tmp_path):
+    """The second of two processes started into one --run-dir is refused, naming the first one's pid."""
+    import os
+    import time
+
+    from tests.conftest import rllab_command
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    argv = [*rllab_command(), "tabular", "train", "--episodes", "200000", "--run-dir", str(tmp_path / "run"), "--quiet"]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "run" / "config.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env, timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert f"is in use by another rllab process (pid {first.pid})" in second.stderr
+    finally:
+        first.kill()
+        first.communicate()
