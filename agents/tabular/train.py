@@ -174,7 +174,7 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
             target = int(saved["episodes_to_target"])
             episodes_to_target = target if target >= 0 else None
             elapsed_before = float(saved["elapsed_s"])
-            optimal_streak = int(saved["optimal_streak"]) if "optimal_streak" in saved.files else 0
+            optimal_streak = int(saved["optimal_streak"]) if "optimal_streak" in saved else 0
             set_rng_state(rng, saved["rng"])
             env.reset(seed=seed)  # create the env's generator, then put it where it was
             set_rng_state(env.env.unwrapped.np_random, saved["env_rng"])
