@@ -21,6 +21,11 @@ import numpy as np
 from rllab.errors import UsageError
 from rllab.runs import save_npz_atomic
 
+def _number_of(path: Path) -> int:
+    match = re.match(r"ckpt-(\d+)\.", path.name)
+    return int(match.group(1)) if match else -1
+
+
 class _DamagedCheckpoint(Exception):
     """A checkpoint whose files cannot be read back (restore falls back to an older one)."""
 
@@ -169,6 +174,11 @@ class Checkpointer:
         for path, setter, what in side_files:
             if setter is None:
                 continue
+            if not path.is_file() and what == "bulk state" and not newest:
+                # Bulk state is kept once, for the newest checkpoint. Falling back past a damaged newest
+                # checkpoint, take the newest intact bulk file: newer data (a replay buffer a few
+                # thousand transitions ahead) beats no run at all; the notice says so.
+                path = self._newest_intact_bulk(prefix) or path
             if not path.is_file():
                 why = "missing" if newest or what != "bulk state" else "kept for the newest checkpoint only"
                 raise _DamagedCheckpoint(f"its {what} file {path.name} is {why}")
@@ -186,6 +196,19 @@ class Checkpointer:
         for setter, state in loaded:
             setter(state)
         self.step.assign(self._step_of(prefix))
+
+    def _newest_intact_bulk(self, prefix: str) -> Path | None:
+        for candidate in sorted(self.directory.glob("ckpt-*.bulk.npz"), key=_number_of, reverse=True):
+            try:
+                with np.load(candidate, allow_pickle=False) as data:
+                    for key in data.files:
+                        data[key]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
+                continue
+            print(f"rllab: {Path(prefix).name} uses the bulk state of {candidate.name} (bulk state is kept for the "
+                  "newest checkpoint only)", file=sys.stderr, flush=True)
+            return candidate
+        return None
 
     @staticmethod
     def _step_of(prefix: str) -> int:

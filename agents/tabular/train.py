@@ -18,6 +18,8 @@ SIGTERM finishes the episode, saves a checkpoint and the final report, then rais
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -76,7 +78,7 @@ def _check_resumable(run_dir, given: Mapping[str, Any]) -> None:
     if "method" in run.config:
         raise UsageError(f"{str(run.path)!r} holds a solve run; only train runs can be resumed")
     checkpoint = run.checkpoints_dir / CHECKPOINT
-    if "episodes" in given and checkpoint.is_file():
+    if "episodes" in given and (checkpoint.is_file() or _previous(checkpoint).is_file()):
         with _open_checkpoint(checkpoint) as saved:
             trained = int(saved["episode"])
         if given["episodes"] < trained:
@@ -86,19 +88,39 @@ def _check_resumable(run_dir, given: Mapping[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _open_checkpoint(path: Path):
-    """The checkpoint's arrays, read completely; a truncated, empty or garbled file is a one-line error
-    (tabular runs keep one checkpoint, written atomically: damage means the disk or a hand did it)."""
+    """The arrays of the newest intact checkpoint: ``state.npz``, else the one before it
+    (``state.prev.npz``), with a one-line notice; when neither reads back, a one-line error."""
+    damaged = []
+    for candidate in (path, _previous(path)):
+        if not candidate.is_file():
+            continue
+        try:
+            arrays = _read_checkpoint(candidate)
+        except ValueError as exc:
+            damaged.append(f"{candidate.name} ({exc})")
+            continue
+        if damaged:
+            print(f"rllab: damaged checkpoint {damaged[0]}: resuming from {candidate.name}", file=sys.stderr, flush=True)
+        yield arrays
+        return
+    raise UsageError(f"no intact checkpoint in {str(path.parent)!r}: {'; '.join(damaged) or 'none found'}; delete "
+                     "them to train the run again from the beginning")
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(path.name.replace(".npz", ".prev.npz"))
+
+
+def _read_checkpoint(path: Path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise UsageError(f"checkpoint {str(path)!r} is damaged ({type(exc).__name__}); delete it to train the run "
-                         "again from the beginning") from None
+        raise ValueError(f"unreadable: {type(exc).__name__}") from None
     missing = {"episode", "env_steps", "returns", "lengths", "rng", "env_rng"} - set(arrays)
     if missing:
-        raise UsageError(f"checkpoint {str(path)!r} is damaged (lacks {', '.join(sorted(missing))}); delete it to "
-                         "train the run again from the beginning")
-    yield arrays
+        raise ValueError(f"lacks {', '.join(sorted(missing))}")
+    return arrays
 
 
 def _control_config(data: dict) -> ControlConfig:
@@ -158,13 +180,14 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
     checkpoint = run.checkpoints_dir / CHECKPOINT
     best_q_path = run.checkpoints_dir / BEST_Q
     restored, metrics_rows = False, 0  # rows of metrics.csv that the checkpoint accounts for
-    if start_info.resumed and not checkpoint.is_file():
+    has_checkpoint = checkpoint.is_file() or _previous(checkpoint).is_file()
+    if start_info.resumed and not has_checkpoint:
         start_info.no_checkpoint_yet()
         for stale in (best_q_path, run.checkpoints_dir / BEST_RECORD):
             stale.unlink(missing_ok=True)
     keep_best = lifecycle.KeepBest(run.checkpoints_dir / BEST_RECORD, "greedy_return", mode="max",
                                    save=lambda: save_npy_atomic(best_q_path, agent.greedy_q()))
-    if start_info.resumed and checkpoint.is_file():
+    if start_info.resumed and has_checkpoint:
         restored = True
         with _open_checkpoint(checkpoint) as saved:
             agent.load_state_arrays({k[len("agent/"):]: saved[k] for k in saved if k.startswith("agent/")})
@@ -191,6 +214,8 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
     log_every = config.eval_every or max(1, config.episodes // 100)
 
     def save_checkpoint(episode: int) -> None:
+        if checkpoint.is_file():  # keep the one before: a damaged newest checkpoint then costs one interval
+            os.replace(checkpoint, _previous(checkpoint))
         save_npz_atomic(
             checkpoint, episode=np.array(episode), env_steps=np.array(env_steps), returns=returns[:episode],
             lengths=lengths[:episode], rng=rng_state(rng), env_rng=rng_state(env.env.unwrapped.np_random),

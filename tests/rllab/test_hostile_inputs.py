@@ -184,9 +184,11 @@ def test_a_damaged_dqn_run_folder_falls_back_or_fails_in_one_line(tmp_path):
     results = _run_fault_cases(_damage_cases(source, plan), tmp_path)
     _assert_fallback_or_one_line_error(results)
     by_case = {(r["file"], r["how"], r["argv"][1]): r for r in results}
-    # The newest checkpoint's small state damaged: the previous checkpoint lacks the buffer (kept once),
-    # so the resume says exactly that in one line.
-    assert "no intact checkpoint" in by_case[(f"checkpoints/{newest}.state.npz", "truncate", "train")]["stderr"]
+    # The newest checkpoint's small state damaged: the resume falls back to the previous checkpoint and,
+    # the buffer being kept once, takes the newest intact one, saying both.
+    fallback = by_case[(f"checkpoints/{newest}.state.npz", "truncate", "train")]
+    assert fallback["status"] == 0 and "uses the bulk state of" in fallback["stderr"]
+    assert "resuming from" in fallback["stderr"]
     # A damaged exported network is named as damaged, not as missing.
     assert "is damaged or not a Keras model" in by_case[("artifacts/q_network.keras", "truncate", "eval")]["stderr"]
     # A damaged index file is set aside and the checkpoints are found from their own files.
@@ -278,19 +280,22 @@ def test_tabular_inputs(hostile_dir):
         assert not (hostile_dir / leftover).exists(), leftover
 
 
-def test_a_damaged_tabular_checkpoint_is_a_one_line_error(tmp_path):
+def test_a_damaged_tabular_checkpoint_falls_back_or_fails_in_one_line(tmp_path):
     source = tmp_path / "tabular"
     from rllab.cli import main
 
-    assert main(["tabular", "train", "--episodes", "300", "--run-dir", str(source), "--quiet"]) == 0
+    assert main(["tabular", "train", "--episodes", "300", "--eval-every", "100", "--stop-at-optimum", "0",
+                 "--run-dir", str(source), "--quiet"]) == 0
     resume = [["tabular", "train", "--episodes", "400", "--run-dir", "RUN", "--resume", "--quiet"]]
     evaluate = [["tabular", "eval", "--run-dir", "RUN", "--episodes", "10"]]
-    plan = [("checkpoints/state.npz", ("truncate", "empty", "garble"), resume), ("config.json", ("garble",), evaluate),
+    plan = [("checkpoints/state.npz", ("truncate", "empty", "garble"), resume),
+            ("checkpoints/state.prev.npz", ("truncate",), resume), ("config.json", ("garble",), evaluate),
             ("metrics.csv", ("garble",), resume), ("artifacts/q_table.npy", ("truncate", "empty"), evaluate)]
     results = _run_fault_cases(_damage_cases(source, plan), tmp_path)
     _assert_fallback_or_one_line_error(results)
     by_case = {(r["file"], r["how"]): r for r in results}
-    assert "is damaged" in by_case[("checkpoints/state.npz", "empty")]["stderr"]
+    fallback = by_case[("checkpoints/state.npz", "empty")]
+    assert fallback["status"] == 0 and "resuming from state.prev.npz" in fallback["stderr"]
 
 
 def test_two_writers_on_one_run_folder(tmp_path):

@@ -329,7 +329,7 @@ def test_resume_of_a_folder_not_made_yet_starts_a_new_run(tmp_path, capsys):
 def test_resume_without_a_checkpoint_starts_from_the_beginning(tmp_path, capsys):
     assert main(_train_argv(tmp_path / "a")) == 0
     assert main(_train_argv(tmp_path / "b")) == 0
-    for name in ("state.npz", "best.json", "best_q.npy"):  # as if killed in its first seconds
+    for name in ("state.npz", "state.prev.npz", "best.json", "best_q.npy"):  # as if killed in its first seconds
         (tmp_path / "b" / "checkpoints" / name).unlink()
     capsys.readouterr()
     assert main(_train_argv(tmp_path / "b", "--resume")) == 0
