@@ -58,9 +58,13 @@ def test_every_group_is_registered_with_its_commands():
     assert commands["dqn"] == {"train", "eval", "play"}
 
 
-def test_a_reserved_group_is_a_one_line_error(capsys):
-    assert main(["style"]) == 2
-    assert capsys.readouterr().err.startswith("rllab: error: 'rllab style' is reserved but not available")
+def test_a_reserved_group_is_a_one_line_error(capsys, monkeypatch):
+    import rllab.cli
+
+    # Every real group ships now; a group whose module does not exist yet stands in for a reserved one.
+    monkeypatch.setitem(rllab.cli.GROUPS, "later", ("gan.not_shipped_yet", "a group not shipped yet"))
+    assert main(["later"]) == 2
+    assert capsys.readouterr().err.startswith("rllab: error: 'rllab later' is reserved but not available")
 
 
 def test_train_commands_follow_the_contract():
@@ -107,4 +111,5 @@ def test_scripts_are_thin_wrappers_over_the_cli():
         result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60,
                                 env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
         assert result.returncode == 0, (script.name, result.stderr)
-        assert f"usage: rllab {script.stem}" in result.stdout, script.name
+        group = {"stylize": "style"}.get(script.stem, script.stem)  # the issue named it after the verb
+        assert f"usage: rllab {group}" in result.stdout, script.name

@@ -1,0 +1,151 @@
+"""Generators and discriminators, chosen by ``--arch``.
+
+Every generator maps z ~ N(0, I) (and a class label when conditional) to a (28, 28, 1) image in
+[-1, 1] (tanh); every discriminator maps an image (and the label) to one logit. A conditional
+model takes ``[z, label]`` / ``[image, label]``: G gets the label's embedding concatenated to z; D
+adds to its logit the dot product of its last features with the label's embedding (a projection
+discriminator).
+
+None of the discriminators uses batch normalisation, so the trainer can score real and generated
+images in one call without mixing their batch statistics.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from rllab.checks import check_choice, check_int
+
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+EMBEDDING_DIM = 50
+
+
+def _generator_inputs(noise_dim: int, conditional: bool):
+    z = keras.Input(shape=(noise_dim,), name="z")
+    if not conditional:
+        return [z], z
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(NUM_CLASSES, EMBEDDING_DIM, name="label_embedding")(label)
+    return [z, label], layers.Concatenate(name="z_and_label")([z, embedded])
+
+
+def _discriminator_inputs(conditional: bool):
+    image = keras.Input(shape=IMAGE_SHAPE, name="image")
+    if not conditional:
+        return [image], image
+    return [image, keras.Input(shape=(), dtype="int32", name="label")], image
+
+
+def _discriminator_head(inputs, features):
+    """The logit: Dense(1) on D's features, plus, when conditional, the projection of the features on
+    the label's embedding (Miyato & Koyama's projection discriminator)."""
+    logit = layers.Dense(1, name="logit")(features)
+    if len(inputs) > 1:
+        embedded = layers.Embedding(NUM_CLASSES, features.shape[-1], name="label_projection")(inputs[1])
+        logit = layers.Add(name="logit_and_projection")([logit, layers.Dot(axes=1)([embedded, features])])
+    return layers.Activation("linear", dtype="float32", name="logit_float32")(logit)
+
+
+def _model(inputs, outputs, name):
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
+
+
+# --- tutorial: https://www.tensorflow.org/tutorials/generative/dcgan, layer for layer ---------------------------
+def tutorial_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Model:
+    inputs, x = _generator_inputs(noise_dim, conditional)
+    x = layers.Dense(7 * 7 * 256, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Reshape((7, 7, 256))(x)
+    x = layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU()(x)
+    out = layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh", dtype="float32")(x)
+    return _model(inputs, out, "tutorial_generator")
+
+
+def tutorial_discriminator(conditional: bool = False) -> keras.Model:
+    inputs, x = _discriminator_inputs(conditional)
+    x = layers.Conv2D(64, 5, strides=2, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Conv2D(128, 5, strides=2, padding="same")(x)
+    x = layers.LeakyReLU()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Flatten()(x)
+    return _model(inputs, _discriminator_head(inputs, x), "tutorial_discriminator")
+
+
+# --- dcgan: 3x3/4x4 kernels, half the tutorial's widths: ~0.6x its multiply-adds per trained image ----------
+def dcgan_generator(noise_dim: int = 100, conditional: bool = False, width: int = 64) -> keras.Model:
+    """z -> Dense 7x7x2w -> BN, LeakyReLU -> Conv 2w 3x3 (7x7) -> BN, LeakyReLU -> ConvT w 4x4 s2 (14x14)
+    -> BN, LeakyReLU -> ConvT 1 4x4 s2 (28x28), tanh."""
+    inputs, x = _generator_inputs(noise_dim, conditional)
+    x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Reshape((7, 7, 2 * width))(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU(0.2)(x)
+    out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh", dtype="float32")(x)
+    return _model(inputs, out, "dcgan_generator")
+
+
+def dcgan_discriminator(conditional: bool = False, width: int = 64) -> keras.Model:
+    """image -> Conv w 4x4 s2 (14x14) -> LeakyReLU -> Conv 2w 4x4 s2 (7x7) -> LeakyReLU -> Conv 2w 3x3
+    -> LeakyReLU -> Dense 1 (no dropout, no batch norm)."""
+    inputs, x = _discriminator_inputs(conditional)
+    x = layers.Conv2D(width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Conv2D(2 * width, 3, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Flatten()(x)
+    return _model(inputs, _discriminator_head(inputs, x), "dcgan_discriminator")
+
+
+# --- mlp: the course notes' first GAN -------------------------------------------------------------------------
+def mlp_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Model:
+    """z -> Dense 256 -> 512 -> 1024 (LeakyReLU 0.2) -> Dense 784, tanh -> 28x28x1."""
+    inputs, x = _generator_inputs(noise_dim, conditional)
+    for units in (256, 512, 1024):
+        x = layers.Dense(units)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Dense(28 * 28, activation="tanh", dtype="float32")(x)
+    out = layers.Reshape(IMAGE_SHAPE, dtype="float32")(x)
+    return _model(inputs, out, "mlp_generator")
+
+
+def mlp_discriminator(conditional: bool = False) -> keras.Model:
+    """image -> Flatten -> Dense 512 -> 256 (LeakyReLU 0.2, Dropout 0.3) -> Dense 1."""
+    inputs, x = _discriminator_inputs(conditional)
+    x = layers.Flatten()(x)
+    for units in (512, 256):
+        x = layers.Dense(units)(x)
+        x = layers.LeakyReLU(0.2)(x)
+        x = layers.Dropout(0.3)(x)
+    return _model(inputs, _discriminator_head(inputs, x), "mlp_discriminator")
+
+
+ARCHITECTURES = {
+    "tutorial": (tutorial_generator, tutorial_discriminator),
+    "dcgan": (dcgan_generator, dcgan_discriminator),
+    "mlp": (mlp_generator, mlp_discriminator),
+}
+
+
+def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = False) -> tuple[keras.Model, keras.Model]:
+    """``(generator, discriminator)`` of ``arch`` (uncompiled; built under the current dtype policy)."""
+    arch = check_choice("--arch", arch, ARCHITECTURES)
+    noise_dim = check_int("--noise-dim", noise_dim, min_value=1)
+    make_g, make_d = ARCHITECTURES[arch]
+    return make_g(noise_dim, conditional), make_d(conditional)

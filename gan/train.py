@@ -1,0 +1,324 @@
+"""Training and using GANs: what ``rllab gan train/sample/interpolate/eval`` call.
+
+A run trains `gan.trainer.GAN` with plain ``fit()`` and the shared callbacks. Every epoch: a grid of
+the same fixed noise (``artifacts/grids/epoch_XXXX.png``), the classifier metrics on a small sample
+(``eval/*`` columns of metrics.csv), the generator exported as ``artifacts/generator.keras``, and a
+checkpoint. At the end: ``artifacts/progress.gif`` (the grids over training) and the full evaluation
+(``artifacts/results.json``).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+
+from gan.config import BUDGET_FIELDS, GANConfig, config_from_dict
+from gan import metrics as gm
+from rllab.data import get_dataset
+from rllab.errors import UsageError
+from rllab.lifecycle import notice, open_run
+from rllab.runs import Run
+
+RUN_KIND = "gan"
+GENERATOR_FILE = "generator.keras"
+RESULTS_FILE = "results.json"
+GRIDS_DIR = "grids"
+GIF_FILE = "progress.gif"
+MAX_EPOCHS = 1_000_000
+"""``fit(epochs=...)`` when only --minutes bounds the run."""
+FINAL_SAMPLES = 10_000
+
+
+@contextmanager
+def dtype_policy(mixed: bool):
+    """Build and train under ``mixed_bfloat16`` when asked; the global policy is put back after."""
+    previous = keras.mixed_precision.dtype_policy()
+    if mixed:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def fixed_inputs(config: GANConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The noise (and labels) of the per-epoch grid: 64 samples, or 10 per class when conditional."""
+    rng = np.random.default_rng([seed, 7])
+    n = 100 if config.conditional else 64
+    return rng.standard_normal((n, config.noise_dim)).astype(np.float32), (np.arange(n) % 10).astype(np.int32)
+
+
+def make_dataset(x_uint8: np.ndarray, y: np.ndarray, *, batch: int, seed: int, first_epoch: int, conditional: bool):
+    """Batches in [-1, 1] whose order is a function of (seed, epoch) only, so a resumed run sees the
+    same data order as an uninterrupted one. Epoch e is one permutation of the images, cut into
+    ``len(x) // batch`` whole batches; the dataset runs over all epochs from ``first_epoch`` on (give
+    ``fit`` ``steps_per_epoch``)."""
+    import tensorflow as tf
+
+    n = len(x_uint8)
+    steps = n // batch
+    x_t = tf.constant(x_uint8[..., None])
+    y_t = tf.constant(np.asarray(y, dtype=np.int32))
+
+    def epoch_batches(epoch):
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        order = tf.argsort(keys)[: steps * batch]
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
+
+    def load(indices):
+        images = tf.cast(tf.gather(x_t, indices), tf.float32) / 127.5 - 1.0
+        return (images, tf.gather(y_t, indices)) if conditional else images
+
+    dataset = tf.data.Dataset.range(first_epoch, MAX_EPOCHS + 1).flat_map(epoch_batches)
+    return dataset.map(load, num_parallel_calls=1).prefetch(2), steps
+
+
+def build_trainer(config: GANConfig, seed: int):
+    """The compiled `GAN` of ``config`` (built under the current dtype policy)."""
+    from gan.models import build_gan_models
+    from gan.trainer import GAN
+
+    generator, discriminator = build_gan_models(config.arch, noise_dim=config.noise_dim, conditional=config.conditional)
+    gan = GAN(generator, discriminator, noise_dim=config.noise_dim, conditional=config.conditional, seed=seed,
+              ema=config.ema)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        label_smoothing=config.label_smoothing, d_steps=config.d_steps, jit_compile=config.jit_compile,
+    )
+    gan.build_optimizers()
+    return gan
+
+
+def _sampler(generator, conditional: bool):
+    def sample(z, labels=None, batch_size: int = 1000):
+        inputs = [z, labels] if conditional else z
+        return generator.predict(inputs, batch_size=batch_size, verbose=0)
+    return sample
+
+
+def train_gan(
+    config: GANConfig | None,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    seed: int | None = None,
+    resume: bool = False,
+    given: Mapping[str, Any] | None = None,
+    data_path: str | os.PathLike | None = None,
+    classifier: str | os.PathLike | None = None,
+    verbose: bool = True,
+) -> dict:
+    """Train a GAN run (new, or resumed with ``resume=True``) and evaluate its generator.
+
+    The budget is ``config.epochs`` and/or ``config.minutes`` of training wall-clock time (resumes
+    included; the judge's one-off training and the final evaluation are not counted). Ctrl-C finishes
+    the batch and raises `rllab.lifecycle.RunInterrupted` (finished epochs are checkpointed). Returns
+    the figures written to ``artifacts/results.json``.
+    """
+    loaded: dict = {}
+
+    def prepare(new_config: GANConfig) -> None:
+        # Data and judge before the run folder exists: a missing dataset or classifier leaves nothing behind.
+        loaded["arrays"] = get_dataset(new_config.dataset).load(data_path)
+        loaded["judge_path"] = gm.classifier_path(new_config.dataset, classifier, data_path=data_path)
+
+    start = open_run("gan", RUN_KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=config_from_dict,
+                     given=given, budget=BUDGET_FIELDS, before_create=prepare)
+    run, config = start.run, start.config
+    if start.resumed and run.artifact(RESULTS_FILE).exists() and not set(BUDGET_FIELDS) & set(given or {}):
+        raise UsageError(f"run {str(run.path)!r} already finished; pass a larger --epochs or --minutes to train it further")
+    if "arrays" not in loaded:
+        prepare(config)
+    with dtype_policy(config.mixed_precision):
+        return _train(run, config, start, loaded, verbose=verbose)
+
+
+def _train(run: Run, config: GANConfig, start, loaded: dict, *, verbose: bool) -> dict:
+    from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, StopOnSignal, TimeBudget,
+                                 standard_callbacks)
+    from rllab.checkpoints import Checkpointer
+    from rllab.models import save_model_atomic
+    from rllab.seeding import seed_everything
+
+    (x_train, y_train), (x_test, _) = loaded["arrays"]
+    if config.train_limit is not None:
+        x_train, y_train = x_train[: config.train_limit], y_train[: config.train_limit]
+    if len(x_train) < config.images_per_step:
+        raise UsageError(f"--train-limit {len(x_train)} is smaller than one step's {config.images_per_step} images "
+                         "(--batch-size x --d-steps)")
+    judge = gm.Judge.load(loaded["judge_path"])
+    names = get_dataset(config.dataset).class_names
+    seed_everything(start.seed)
+    gan = build_trainer(config, start.seed)
+    fixed_z, fixed_labels = fixed_inputs(config, start.seed)
+    budget = TimeBudget(None if config.minutes is None else config.minutes * 60.0)
+    counters = {"images_seen": 0}
+
+    def get_state():
+        return {"fixed_z": fixed_z, "fixed_labels": fixed_labels, "train_seconds": np.float64(budget.spent_seconds()),
+                "images_seen": np.int64(counters["images_seen"] + meter.images)}
+
+    def set_state(state):
+        nonlocal fixed_z, fixed_labels
+        fixed_z, fixed_labels = state["fixed_z"], state["fixed_labels"]
+        budget.spent_before = float(state["train_seconds"])
+        counters["images_seen"] = int(state["images_seen"])
+
+    meter = ThroughputMeter(config.images_per_step)
+    checkpointer = Checkpointer(run.checkpoints_dir, max_to_keep=2, get_state=get_state, set_state=set_state,
+                                generator=gan.generator, discriminator=gan.discriminator, g_optimizer=gan.g_optimizer,
+                                d_optimizer=gan.d_optimizer, noise=gan.seed_generator.state,
+                                **({"ema_generator": gan.ema_generator} if gan.ema_generator is not None else {}))
+    initial_epoch = 0
+    if start.resumed:
+        if checkpointer.restore():
+            initial_epoch = int(checkpointer.step.numpy())
+            notice(f"resuming {run.path} after epoch {initial_epoch} ({budget.spent_before / 60:.1f} min trained)")
+        else:
+            start.no_checkpoint_yet()
+    if config.epochs is not None and initial_epoch >= config.epochs:
+        raise UsageError(f"run {str(run.path)!r} has trained {initial_epoch} epochs already; pass a larger --epochs")
+    if config.minutes is not None and budget.spent_before >= config.minutes * 60:
+        raise UsageError(f"run {str(run.path)!r} has used its {config.minutes:g} minutes already; pass a larger --minutes")
+
+    dataset, steps = make_dataset(x_train, y_train, batch=config.images_per_step, seed=start.seed,
+                                  first_epoch=initial_epoch, conditional=config.conditional)
+    sample = _sampler(gan.sampler, config.conditional)
+    reference = gm.reference(judge, x_train, x_test, floor=False)
+    # The same noise every epoch (and after a resume): the per-epoch figures move with G, not with the draw.
+    metric_z = np.random.default_rng([start.seed, 11]).standard_normal((config.metric_samples, config.noise_dim))
+    metric_z = metric_z.astype(np.float32)
+    metric_labels = (np.arange(config.metric_samples) % 10).astype(np.int32) if config.conditional else None
+
+    def evaluate_epoch() -> dict:
+        figures = gm.judge_samples(judge, gm.to_uint8(sample(metric_z, metric_labels)), reference, labels=metric_labels)
+        shown = {"score": figures["classifier_score"], "fcd": figures["frechet_distance"],
+                 "max_class_share": figures["max_share"], "kl_from_uniform": figures["kl_from_uniform"]}
+        if config.conditional:
+            shown["min_conditional_accuracy"] = figures["min_conditional_accuracy"]
+        warning = gm.collapse_warning(figures, names)
+        if warning and verbose:
+            print(warning, file=sys.stderr, flush=True)
+        return shown
+
+    grids = run.artifact(GRIDS_DIR)
+    extra = [
+        budget, meter, EpochTimer(),
+        ImageGridMonitor(lambda epoch: (sample(fixed_z, fixed_labels) + 1.0) / 2.0, grids, ncols=10 if config.conditional else 8),
+        EvalCallback(evaluate_epoch, "eval/score", mode="max"),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: save_model_atomic(gan.sampler, run.artifact(GENERATOR_FILE))),
+    ]
+    if verbose:
+        extra.append(EpochPrinter(budget, config, grids))
+    callbacks = [StopOnSignal(run.path), *standard_callbacks(run, resume=start.resumed, extra=extra, plot_every=5),
+                 EpochCheckpoint(checkpointer)]
+    if verbose:
+        budget_text = " and ".join(([f"{config.epochs} epochs"] if config.epochs else [])
+                                   + ([f"{config.minutes:g} minutes"] if config.minutes else []))
+        print(f"training {'conditional ' if config.conditional else ''}{config.arch} on {config.dataset} for {budget_text} "
+              f"({steps} steps of {config.images_per_step} images per epoch); run folder {run.path}, "
+              f"sample grids in {grids}", flush=True)
+    gan.fit(dataset, steps_per_epoch=steps, epochs=config.epochs or MAX_EPOCHS, initial_epoch=initial_epoch,
+            callbacks=callbacks, shuffle=False, verbose=0)
+    epochs_done = int(checkpointer.step.numpy())
+
+    save_model_atomic(gan.sampler, run.artifact(GENERATOR_FILE))
+    write_progress_gif(grids, run.artifact(GIF_FILE))
+    figures = evaluate_generator(gan.sampler, config, judge, loaded["arrays"], seed=start.seed)
+    results = {
+        "arch": config.arch, "conditional": config.conditional, "dataset": config.dataset,
+        "epochs_done": epochs_done, "stopped_by": "minutes" if budget.ran_out else "epochs",
+        "train_seconds": budget.spent_seconds(), "images_seen": counters["images_seen"] + meter.images,
+        "images_per_second": meter.images_per_second(), "jit_compile": config.jit_compile,
+        "mixed_precision": config.mixed_precision, "classifier": str(judge.path), **figures,
+        "generator_path": str(run.artifact(GENERATOR_FILE)), "run_dir": str(run.path),
+    }
+    run.write_json(RESULTS_FILE, results)
+    if verbose:
+        print(f"trained {epochs_done} epochs in {results['train_seconds'] / 60:.1f} min "
+              f"({results['images_per_second']:.0f} images/s); generator saved to {results['generator_path']}; "
+              f"grids animated in {run.artifact(GIF_FILE)}")
+        gm.print_figures(results, names)
+    return results
+
+
+def evaluate_generator(generator, config: GANConfig, judge: "gm.Judge", arrays, *, seed: int = 0,
+                       samples: int = FINAL_SAMPLES) -> dict:
+    """The full figures of a generator: ``samples`` samples against 10k test images, with the floor."""
+    (x_train, _), (x_test, _) = arrays
+    rng = np.random.default_rng([seed, 13])
+    z = rng.standard_normal((samples, config.noise_dim)).astype(np.float32)
+    labels = (np.arange(samples) % 10).astype(np.int32) if config.conditional else None
+    images = gm.to_uint8(_sampler(generator, config.conditional)(z, labels))
+    return gm.judge_samples(judge, images, gm.reference(judge, x_train, x_test), labels=labels)
+
+
+def write_progress_gif(grids: Path, path: Path, fps: float = 4) -> Path | None:
+    from PIL import Image
+
+    from rllab.plotting import save_video
+
+    files = sorted(Path(grids).glob("epoch_*.png"))
+    if not files:
+        return None
+    frames = [np.asarray(Image.open(f).convert("L")) for f in files]
+    frames += [frames[-1]] * int(fps)  # linger on the last grid
+    return save_video(frames, path, fps=fps)
+
+
+# --- callbacks --------------------------------------------------------------------------------------------
+class ThroughputMeter(keras.callbacks.Callback):
+    """Images per second of the train steps alone (the first step of each ``fit``, which compiles, left out)."""
+
+    def __init__(self, images_per_step: int):
+        super().__init__()
+        self.images_per_step = images_per_step
+        self.images = 0
+        self.timed_images = 0
+        self.timed_seconds = 0.0
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        self._first = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        elapsed = time.perf_counter() - self._t
+        self.images += self.images_per_step
+        if self._first:
+            self._first = False
+            return
+        self.timed_images += self.images_per_step
+        self.timed_seconds += elapsed
+
+    def images_per_second(self) -> float | None:
+        return self.timed_images / self.timed_seconds if self.timed_seconds > 0 else None
+
+
+class EpochPrinter(keras.callbacks.Callback):
+    """One line per epoch: time used, losses, D's outputs, the sample figures and where the grid went."""
+
+    def __init__(self, budget, config: GANConfig, grids: Path):
+        super().__init__()
+        self.budget, self.config, self.grids = budget, config, grids
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        used = self.budget.spent_seconds() / 60
+        limit = f"/{self.config.minutes:g}" if self.config.minutes else ""
+        of = f"/{self.config.epochs}" if self.config.epochs else ""
+        cond = f" min cond. acc {logs['eval/min_conditional_accuracy']:.2f}" if "eval/min_conditional_accuracy" in logs else ""
+        print(f"epoch {epoch + 1}{of} [{used:.1f}{limit} min] d_loss {logs.get('d_loss', math.nan):.3f} "
+              f"g_loss {logs.get('g_loss', math.nan):.3f} D(x) {logs.get('d_real', math.nan):.2f} "
+              f"D(G(z)) {logs.get('d_fake', math.nan):.2f} | score {logs.get('eval/score', math.nan):.2f} "
+              f"FCD {logs.get('eval/fcd', math.nan):.2f}{cond} | {self.grids / f'epoch_{epoch + 1:04d}.png'}",
+              flush=True)

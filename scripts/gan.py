@@ -1,0 +1,10 @@
+"""Thin wrapper: ``python scripts/gan.py train ...`` is ``rllab gan train ...``."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from rllab.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["gan", *sys.argv[1:]]))

@@ -1,0 +1,249 @@
+"""GAN: the train step's two phases, fit() with Keras callbacks, the quality metrics, resume, export, CLI.
+
+Kept fast: tiny training slices, a dense GAN, and a small MLP judge trained in seconds (the real
+judge, the cached CNN, is too slow to train here).
+"""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from gan import metrics as gm
+from gan.config import GANConfig
+from gan.train import build_trainer, fixed_inputs, train_gan
+from rllab.cli import main
+from rllab.runs import Run
+
+TINY = dict(arch="mlp", batch_size=32, train_limit=256, metric_samples=100, jit_compile=False)
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir):
+    from rllab.data import get_dataset
+
+    return get_dataset("mnist").load(data_dir)
+
+
+@pytest.fixture(scope="session")
+def judge_path(tmp_path_factory, mnist):
+    """A dense MNIST classifier trained for a few seconds (about 93 % test accuracy)."""
+    from rllab.classify import build_classifier, to_inputs
+    from rllab.seeding import seed_everything
+
+    (x, y), _ = mnist
+    seed_everything(0)
+    model = build_classifier("mlp")
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(to_inputs(x[:12000]), y[:12000], batch_size=128, epochs=2, verbose=0)
+    path = tmp_path_factory.mktemp("judge") / "judge.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def judge(judge_path):
+    return gm.Judge.load(judge_path)
+
+
+@pytest.fixture(scope="session")
+def reference(judge, mnist):
+    (x_train, _), (x_test, _) = mnist
+    return gm.reference(judge, x_train, x_test, n=2000)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_dir, judge_path):
+    """A dense GAN trained for 2 epochs of 256 images (what the CLI tests sample from)."""
+    run_dir = tmp_path_factory.mktemp("gan") / "run"
+    results = train_gan(GANConfig(**TINY, epochs=2, minutes=None), run_dir=run_dir, seed=0, data_path=data_dir,
+                        classifier=judge_path, verbose=False)
+    return run_dir, results
+
+
+# --- the train step ---------------------------------------------------------------------------------------
+def _values(variables):
+    return [np.array(v.numpy()) for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_d_phase_changes_only_d_and_g_phase_only_g(arch):
+    keras.utils.set_random_seed(0)
+    gan = build_trainer(GANConfig(arch=arch, noise_dim=16, jit_compile=False), seed=0)
+    real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    g_vars = gan.generator.variables  # batch-norm moving statistics included
+    d_vars = gan.discriminator.trainable_variables  # (its dropout's random state is no weight)
+
+    g_before, d_before = _values(g_vars), _values(d_vars)
+    loss, d_real, d_fake = gan.d_step(real, None)
+    assert not any(_changed(g_before, g_vars)), "the D phase changed a generator variable"
+    assert all(_changed(d_before, d_vars))
+    assert np.isfinite(float(loss)) and 0 < float(d_real) < 1 and 0 < float(d_fake) < 1
+
+    g_before, d_before = _values(gan.generator.trainable_variables), _values(d_vars)
+    loss = gan.g_step(8)
+    assert not any(_changed(d_before, d_vars)), "the G phase changed a discriminator variable"
+    assert all(_changed(g_before, gan.generator.trainable_variables))
+    assert np.isfinite(float(loss))
+
+
+def test_train_step_losses_are_finite_and_d_steps_split_the_batch():
+    keras.utils.set_random_seed(0)
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=8, d_steps=2, jit_compile=False), seed=0)
+    real = np.random.default_rng(1).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
+    logs = gan.train_step(real)
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert gan.d_optimizer.iterations.numpy() == 2 and gan.g_optimizer.iterations.numpy() == 1
+
+
+def test_plain_fit_with_keras_callbacks_logs_the_trackers(tmp_path):
+    keras.utils.set_random_seed(0)
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=8, jit_compile=True), seed=0)
+    data = np.random.default_rng(2).uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
+    csv = tmp_path / "log.csv"
+    history = gan.fit(data, batch_size=16, epochs=2, verbose=0, callbacks=[
+        keras.callbacks.CSVLogger(str(csv)), keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor="g_loss", mode="min", patience=5),
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "gan.weights.h5"), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(tmp_path / "tb"))])
+    header = csv.read_text().splitlines()[0].split(",")
+    assert {"epoch", "d_loss", "g_loss", "d_real", "d_fake"} <= set(header)  # (Keras adds empty val_* columns)
+    assert len(csv.read_text().splitlines()) == 3 and len(history.history["d_loss"]) == 2
+    assert (tmp_path / "gan.weights.h5").exists() and any((tmp_path / "tb").rglob("*.v2"))
+
+
+# --- metrics ----------------------------------------------------------------------------------------------
+def test_real_images_score_high_and_sit_at_the_floor(judge, reference, mnist):
+    (x_train, _), (x_test, _) = mnist
+    figures = gm.judge_samples(judge, x_train[-2000:], reference)
+    # 10 is the maximum; this quick dense judge (~92 % accurate) gives real digits 6-7.5 (the cached CNN: 9.87)
+    assert figures["classifier_score"] > 5.5 and reference.real_score > 5.5
+    assert figures["frechet_distance"] < 3 * reference.floor + 1.0
+    assert figures["max_share"] < 0.2 and not figures["collapse"]
+    noise = np.random.default_rng(0).integers(0, 256, (2000, 28, 28), dtype=np.uint8)
+    assert gm.judge_samples(judge, noise, reference)["frechet_distance"] > 20 * figures["frechet_distance"]
+
+
+def test_a_constant_image_scores_one(judge, reference):
+    figures = gm.judge_samples(judge, np.full((500, 28, 28), 128, dtype=np.uint8), reference)
+    assert figures["classifier_score"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_one_digit_sample_warns_of_mode_collapse(judge, reference, mnist, capsys):
+    (x_train, y_train), _ = mnist
+    figures = gm.judge_samples(judge, x_train[y_train == 1][:500], reference)
+    assert figures["collapse"] and figures["max_class"] == 1 and figures["kl_from_uniform"] > 1.5
+    gm.print_figures(figures)
+    assert "mode collapse: class 1" in capsys.readouterr().err
+    balanced = gm.judge_samples(judge, x_train[:500], reference)
+    assert gm.collapse_warning(balanced) is None
+
+
+# --- training runs ----------------------------------------------------------------------------------------
+def test_training_writes_the_run_folder(trained, judge_path):
+    run_dir, results = trained
+    artifacts = run_dir / "artifacts"
+    assert sorted(p.name for p in (artifacts / "grids").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert (artifacts / "progress.gif").stat().st_size > 0
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "eval/score", "eval/fcd"} <= set(header)
+    assert results["epochs_done"] == 2 and results["samples"] == 10_000
+    assert json.loads((artifacts / "results.json").read_text())["classifier"] == str(judge_path)
+
+
+def test_exported_generator_loads_in_plain_keras(trained):
+    run_dir, _ = trained
+    generator = keras.models.load_model(run_dir / "artifacts" / "generator.keras")
+    images = generator.predict(np.zeros((3, 100), np.float32), verbose=0)
+    assert images.shape == (3, 28, 28, 1) and images.min() >= -1 and images.max() <= 1
+
+
+def test_resume_keeps_the_fixed_noise_and_continues_the_epochs(tmp_path, data_dir, judge_path):
+    run_dir = tmp_path / "run"
+    train_gan(GANConfig(**TINY, epochs=1, minutes=None), run_dir=run_dir, seed=3, data_path=data_dir,
+              classifier=judge_path, verbose=False)
+    grid_1 = (run_dir / "artifacts" / "grids" / "epoch_0001.png").read_bytes()
+    results = train_gan(None, run_dir=run_dir, resume=True, given={"epochs": 3}, data_path=data_dir,
+                        classifier=judge_path, verbose=False)
+    assert results["epochs_done"] == 3
+    assert [line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]] == ["0", "1", "2"]
+    state = np.load(sorted((run_dir / "checkpoints").glob("ckpt-3.state.npz"))[0])
+    np.testing.assert_array_equal(state["fixed_z"], fixed_inputs(GANConfig(**TINY, epochs=1), 3)[0])
+    assert (run_dir / "artifacts" / "grids" / "epoch_0001.png").read_bytes() == grid_1
+    assert json.loads((run_dir / "config.json").read_text())["resumes"][0]["changes"] == {"--epochs": [1, 3]}
+    with pytest.raises(Exception, match="already finished"):
+        train_gan(None, run_dir=run_dir, resume=True, given={}, data_path=data_dir, classifier=judge_path, verbose=False)
+
+
+def test_minutes_budget_stops_at_the_end_of_a_step_then_saves_and_evaluates(tmp_path, data_dir, judge_path):
+    run_dir = tmp_path / "run"
+    config = GANConfig(**{**TINY, "arch": "dcgan"}, minutes=0.0005)  # the default arch, in bfloat16
+    assert config.mixed_precision
+    results = train_gan(config, run_dir=run_dir, seed=0, data_path=data_dir, classifier=judge_path, verbose=False)
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # put back after the run
+    assert results["stopped_by"] == "minutes" and results["epochs_done"] == 1
+    assert results["images_seen"] < 256 and results["train_seconds"] >= 0.03
+    assert (run_dir / "artifacts" / "generator.keras").exists() and (run_dir / "checkpoints" / "ckpt-1.index").exists()
+
+
+def test_conditional_samples_of_a_briefly_trained_model_are_the_digits_asked_for(tmp_path, data_dir, judge_path, judge):
+    run_dir = tmp_path / "cond"
+    config = GANConfig(arch="mlp", conditional=True, batch_size=64, train_limit=4096, epochs=4, minutes=None,
+                       metric_samples=200, g_learning_rate=1e-3, d_learning_rate=1e-3)
+    results = train_gan(config, run_dir=run_dir, seed=0, data_path=data_dir, classifier=judge_path, verbose=False)
+    # Chance is 10 %; a few seconds of training already steers most samples to the class asked for.
+    assert results["mean_conditional_accuracy"] > 0.5
+    out = tmp_path / "sevens"
+    assert main(["gan", "sample", "--run-dir", str(run_dir), "--n", "50", "--digit", "7", "--out-dir", str(out)]) == 0
+    from PIL import Image
+
+    images = np.stack([np.asarray(Image.open(p)) for p in sorted(out.glob("*_class7.png"))])
+    _, probs = judge.run(images)
+    assert len(images) == 50 and (probs.argmax(1) == 7).mean() > 0.5
+
+
+# --- CLI --------------------------------------------------------------------------------------------------
+def test_cli_sample_interpolate_and_eval(trained, judge_path, tmp_path, capsys):
+    run_dir, _ = trained
+    assert main(["gan", "sample", "--run-dir", str(run_dir), "--n", "12", "--out", str(tmp_path / "g.png"), "--seed", "4"]) == 0
+    assert (tmp_path / "g.png").exists()
+    assert main(["gan", "interpolate", "--run-dir", str(run_dir), "--out", str(tmp_path / "walk.gif"),
+                 "--n", "4", "--points", "2", "--steps", "3"]) == 0
+    assert (tmp_path / "walk.gif").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["gan", "eval", "--run-dir", str(run_dir), "--json", "--classifier", str(judge_path), "--samples", "500"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["samples"] == 500 and len(figures["class_shares"]) == 10 and figures["frechet_floor"] > 0
+
+
+def _status(argv):
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        return exc.code
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--arch", "stylegan"], "--arch: expected one of dcgan, tutorial, mlp"),
+    (["train", "--minutes", "0"], "--minutes: expected a positive number"),
+    (["train", "--epochs", "0"], "--epochs"),
+    (["sample", "--run-dir", "RUN", "--digit", "12", "--out", "x.png"], "--digit: expected a class 0-9, got '12'"),
+    (["sample", "--run-dir", "RUN", "--digit", "3", "--out", "x.png"], "--digit needs a conditional run"),
+    (["sample", "--run-dir", "RUN", "--n", "0", "--out", "x.png"], "--n: expected a positive integer"),
+    (["sample", "--run-dir", "RUN"], "say where the samples go"),
+    (["sample", "--run-dir", "MISSING", "--out", "x.png"], "does not exist"),
+    (["eval", "--run-dir", "FOREIGN"], "is a 'classify' run, not a 'gan' run"),
+    (["interpolate", "--run-dir", "RUN", "--out", "walk.avi"], "--out must end in .gif or .mp4"),
+])
+def test_cli_errors_are_one_line(argv, message, trained, tmp_path, capsys):
+    run_dir, _ = trained
+    Run.create("classify", "classify", {"model": "mlp"}, seed=0, run_dir=tmp_path / "foreign")
+    paths = {"RUN": str(run_dir), "MISSING": str(tmp_path / "nope"), "FOREIGN": str(tmp_path / "foreign")}
+    assert _status(["gan", *[paths.get(a, a) for a in argv]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
