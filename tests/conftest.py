@@ -46,3 +46,35 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: str 
     """Run the real ``rllab`` entry point in a subprocess."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([*rllab_command(), *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
+
+
+# Runs each argv through rllab.cli.main in one Python process (TensorFlow imported once), recording what
+# a user would see on stderr; a traceback is recorded as the status "traceback".
+_CASES_DRIVER = """
+import contextlib, io, json, sys, traceback
+from rllab.cli import main
+results = []
+for argv in json.load(sys.stdin):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+        except BaseException:
+            status, _ = "traceback", traceback.print_exc(file=err)
+    results.append({"argv": argv, "status": status, "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
+
+
+def run_cli_cases(cases: list[list[str]], cwd, env: dict | None = None) -> list[dict]:
+    """``[{"argv", "status", "stderr"}]`` of each argv run through the real entry point in one process."""
+    import json
+
+    full_env = {"PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(cwd), **(env or {})}
+    process = subprocess.run([sys.executable, "-c", _CASES_DRIVER], input=json.dumps(cases), capture_output=True,
+                             text=True, cwd=cwd, env=full_env, timeout=600)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads(process.stdout.strip().splitlines()[-1])

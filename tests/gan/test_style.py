@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
@@ -16,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gan.style_config import CONTENT_LAYERS, STYLE_LAYERS, StyleConfig
-from tests.conftest import REPO, rllab_command
+from tests.conftest import REPO, rllab_command, run_cli_cases
 
 tf = pytest.importorskip("tensorflow")
 
@@ -171,34 +169,12 @@ def test_multi_scale_and_blend(tmp_path, extractor):
 
 
 # --- the real CLI --------------------------------------------------------------------------------------------
-_DRIVER = textwrap.dedent("""
-    import contextlib, io, json, sys, traceback
-    from rllab.cli import main
-    results = []
-    for argv in json.load(sys.stdin):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                status = main(argv)
-            except SystemExit as exc:
-                status = exc.code
-            except BaseException:
-                status, _ = "traceback", traceback.print_exc(file=err)
-        results.append({"argv": argv, "status": status, "stderr": err.getvalue()})
-    print(json.dumps(results))
-""")
-
-
 def _run_in_one_process(cases: list[list[str]], cwd) -> list[dict]:
     """Each argv through rllab.cli.main in one Python process (TensorFlow imported once), offline:
     an empty Keras cache and a proxy that refuses connections, so no test downloads anything."""
-    env = {"PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HOME": str(cwd), "KERAS_HOME": str(cwd / "keras"), "https_proxy": "http://127.0.0.1:9",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
-    process = subprocess.run([sys.executable, "-c", _DRIVER], input=json.dumps(cases), capture_output=True, text=True,
-                             cwd=cwd, env=env, timeout=600)
-    assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    offline = "http://127.0.0.1:9"
+    return run_cli_cases(cases, cwd, {"KERAS_HOME": str(cwd / "keras"), "https_proxy": offline, "HTTPS_PROXY": offline,
+                                      "http_proxy": offline, "HTTP_PROXY": offline})
 
 
 def _odd_images(folder) -> dict[str, str]:

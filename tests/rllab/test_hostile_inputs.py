@@ -9,33 +9,10 @@ import textwrap
 
 import pytest
 
-from tests.conftest import REPO
-
-# Runs each argv through rllab.cli.main in this one process, capturing what a user would see on stderr.
-_DRIVER = textwrap.dedent("""
-    import contextlib, io, json, sys, traceback
-    from rllab.cli import main
-    results = []
-    for argv in json.load(sys.stdin):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                status = main(argv)
-            except SystemExit as exc:
-                status = exc.code
-            except BaseException:
-                status, _ = "traceback", traceback.print_exc(file=err)
-        results.append({"argv": argv, "status": status, "stderr": err.getvalue()})
-    print(json.dumps(results))
-""")
-
+from tests.conftest import REPO, run_cli_cases
 
 def run_cases(cases: list[list[str]], cwd) -> list[dict]:
-    env = {"PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
-    process = subprocess.run([sys.executable, "-c", _DRIVER], input=json.dumps(cases), capture_output=True,
-                             text=True, cwd=cwd, env=env, timeout=600)
-    assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    return run_cli_cases(cases, cwd, {"PATH": "/usr/bin:/bin"})
 
 
 def assert_one_line_errors(results: list[dict], expected: dict[int, str]) -> None:
