@@ -1,4 +1,4 @@
-"""``rllab dqn train | eval | play``.
+"""``rllab dqn train | eval | play | games``.
 
 Imports no TensorFlow at import time (``rllab --help`` stays fast): the handlers import `agents.dqn.dqn`.
 Every `DQNConfig` field is a ``train`` flag (``hidden_units`` -> ``--hidden-units``) whose help text is
@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents.dqn.config import BUDGET_FIELDS, DEFAULT_ENV, ENV_DEFAULTS, DQNConfig, config_for_env
-from rllab.cli_common import add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_int
+import numpy as np
+
+from agents.dqn.config import ATARI_DEFAULTS, BUDGET_FIELDS, DEFAULT_ENV, ENV_DEFAULTS, DQNConfig, config_for_env
+from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_int,
+                               probability)
+
+PER_ENV_DEFAULTS = {**ENV_DEFAULTS, "ALE/* (Atari)": ATARI_DEFAULTS}
+
 
 
 
@@ -17,12 +23,22 @@ def register(subparsers) -> None:
     group = subparsers.add_parser(
         "dqn", help="deep Q-networks on Gymnasium environments",
         description="Double DQN (Huber loss, Adam, n-step returns, optional dueling head) on any Gymnasium env "
-                    "with a Box observation and Discrete actions.",
+                    "with a Box observation and Discrete actions, and on Atari games (ALE/<Game>-v5, pixels).",
     )
     commands = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train(commands)
     _add_eval(commands)
     _add_play(commands)
+    games = commands.add_parser("games", help="list the Atari game ids (ALE/<Game>-v5) that --env accepts",
+                                description="List the Atari game ids whose ROMs ship with ale-py.")
+    games.set_defaults(func=_games)
+
+
+def _games(args) -> int:
+    from agents.dqn.atari import game_ids
+
+    print("\n".join(game_ids()))
+    return 0
 
 
 # --- train ------------------------------------------------------------------------------------------------
@@ -30,7 +46,7 @@ def _per_env_defaults() -> dict[str, str]:
     """The help's default of each field some env overrides: ``60000; Acrobot-v1: 100000``."""
     shown: dict[str, str] = {}
     for config_field in dataclasses.fields(DQNConfig):
-        per_env = {env: values[config_field.name] for env, values in ENV_DEFAULTS.items() if config_field.name in values}
+        per_env = {env: values[config_field.name] for env, values in PER_ENV_DEFAULTS.items() if config_field.name in values}
         if per_env:
             base = config_field.default if config_field.default is not dataclasses.MISSING else config_field.default_factory()
             shown[config_field.name] = f"{base}" + "".join(f"; {env}: {value}" for env, value in per_env.items())
@@ -38,7 +54,7 @@ def _per_env_defaults() -> dict[str, str]:
 
 
 def _add_train(commands) -> None:
-    env_defaults = "; ".join(f"{env}: {values}" for env, values in ENV_DEFAULTS.items())
+    env_defaults = "; ".join(f"{env}: {values}" for env, values in PER_ENV_DEFAULTS.items())
     parser = commands.add_parser(
         "train", help="train a DQN agent (writes a run folder)",
         description="Train Double DQN on a Gymnasium env. Every flag left out takes the env's default: the "
@@ -88,7 +104,15 @@ def _add_eval(commands) -> None:
                         help="greedy episodes to run (default: 100)")
     parser.add_argument("--seed", type=nonneg_int, default=0, metavar="N",
                         help="episode i starts from reset(seed=N+i) (default: 0)")
+    _add_epsilon(parser)
     parser.set_defaults(func=_eval)
+
+
+def _add_epsilon(parser) -> None:
+    parser.add_argument("--epsilon", type=probability, default=None, metavar="X",
+                        help="probability of a random action instead of the greedy one (default: the run's "
+                             "--eval-epsilon: 0 for classic control, 0.05 for Atari, whose games a policy that "
+                             "never serves would stall until the 108,000-frame cap)")
 
 
 def _eval(args) -> int:
@@ -98,17 +122,21 @@ def _eval(args) -> int:
 
     run = Run.open(args.run_dir, dqn.RUN_KIND)
     config = dqn.config_from_dict(run.config)
-    envs = make_envs(config, min(args.episodes, 32))
-    policy = dqn.make_greedy_policy(dqn.load_q_network(run), envs.single_observation_space.dtype)
+    epsilon = config.eval_epsilon if args.epsilon is None else args.epsilon
+    envs = make_envs(config, min(args.episodes, 32), evaluation=True)
+    greedy = dqn.make_greedy_policy(dqn.load_q_network(run), envs.single_observation_space.dtype)
+    policy = dqn.with_epsilon(greedy, epsilon, int(envs.single_action_space.n), args.seed)
     try:
         returns = dqn.run_greedy_episodes(policy, envs, args.episodes, args.seed)
     finally:
         envs.close()
     stats = dqn.return_stats(returns)
+    stats["median_return"] = float(np.median(returns))
     print(f"{config.env_id}: mean return {stats['mean_return']:.2f} ± {stats['std_return']:.2f} "
-          f"(min {stats['min_return']:.1f}, max {stats['max_return']:.1f}) over {args.episodes} greedy episodes")
+          f"(median {stats['median_return']:.1f}, min {stats['min_return']:.1f}, max {stats['max_return']:.1f}) "
+          f"over {args.episodes} episodes at epsilon {epsilon:g}")
     if args.json:
-        emit_json({"env_id": config.env_id, "episodes": args.episodes, **stats})
+        emit_json({"env_id": config.env_id, "episodes": args.episodes, "epsilon": epsilon, **stats})
     return 0
 
 
@@ -127,6 +155,7 @@ def _add_play(commands) -> None:
                         help="keep every N-th frame (smaller files for long episodes; default: 1)")
     parser.add_argument("--seed", type=nonneg_int, default=0, metavar="N",
                         help="episode i starts from reset(seed=N+i) (default: 0)")
+    _add_epsilon(parser)
     parser.set_defaults(func=_play)
 
 
@@ -141,7 +170,9 @@ def _play(args) -> int:
     run = Run.open(args.run_dir, dqn.RUN_KIND)
     config = dqn.config_from_dict(run.config)
     env = make_single_env(config, render_mode="rgb_array")
-    policy = dqn.make_greedy_policy(dqn.load_q_network(run), env.observation_space.dtype)
+    greedy = dqn.make_greedy_policy(dqn.load_q_network(run), env.observation_space.dtype)
+    epsilon = config.eval_epsilon if args.epsilon is None else args.epsilon
+    policy = dqn.with_epsilon(greedy, epsilon, int(env.action_space.n), args.seed)
     frames, returns = [], []
     try:
         for episode in range(args.episodes):

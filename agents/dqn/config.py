@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from agents.dqn.envs import env_kind
 from rllab.checks import check_choice, check_float, check_int
 from rllab.errors import UsageError
 
@@ -22,16 +23,23 @@ class DQNConfig:
     """Hyperparameters of one DQN run. Step counts are environment steps (transitions, all envs together)."""
 
     env_id: str = "CartPole-v1"
-    """Gymnasium id of an env with a Box observation and Discrete actions."""
+    """Gymnasium id of an env with a Box observation and Discrete actions, or an Atari game (ALE/<Game>-v5)."""
     env_kwargs: dict = field(default_factory=dict)
-    """Extra keyword arguments for gymnasium.make (JSON object on the command line)."""
+    """Extra keyword arguments for gymnasium.make (JSON object on the command line; not for Atari games)."""
+    clip_rewards: bool = False
+    """Train on the sign of each reward (-1, 0, +1); scores are logged unclipped."""
+    life_loss_episodes: bool = False
+    """Atari: a lost life ends the training episode (no bootstrapping past it); scores are of whole games."""
+    sticky_actions: float = 0.0
+    """Atari: probability that the previous action repeats instead of the chosen one (0.25: the v5 protocol)."""
     total_steps: int = 60_000
     """Training budget in environment steps (see ENV_DEFAULTS for per-env budgets)."""
     num_envs: int = 4
     """Environment copies stepped together; one batched Q-network call chooses all their actions."""
 
     network: str = "mlp"
-    """Q-network torso: mlp (dense ReLU layers of hidden_units); the plain or dueling Q head goes on top."""
+    """Q-network torso: mlp (dense ReLU layers of hidden_units) or nature_cnn (the Nature-DQN convolutions
+    on stacked frames, uint8 scaled inside); the plain or dueling Q head goes on top."""
     hidden_units: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the mlp torso (ignored by other torsos)."""
     dueling: bool = False
@@ -46,7 +54,8 @@ class DQNConfig:
     buffer_size: int = 100_000
     """Replay buffer capacity in transitions."""
     replay: str = "uniform"
-    """Replay buffer: uniform (a ring buffer of buffer_size transitions, sampled uniformly)."""
+    """Replay buffer, sampled uniformly: uniform (whole transitions in a ring) or frames (stacked-frame
+    observations with each frame stored once: about 7 KB per Atari transition instead of 56 KB)."""
     batch_size: int = 64
     """Transitions per gradient step."""
     learning_rate: float = 2.3e-3
@@ -79,6 +88,8 @@ class DQNConfig:
     """Environment steps between greedy evaluations (one epoch: metrics are logged at the same cadence)."""
     eval_episodes: int = 20
     """Greedy episodes per evaluation, run in parallel on a separate vector env."""
+    eval_epsilon: float = 0.0
+    """Exploration rate of evaluation episodes (Atari: 0.05, so a policy that never serves cannot stall a game)."""
     stop_threshold: float | None = None
     """Stop once an evaluation's mean return reaches this (None: train for the whole budget)."""
     stop_confirm_episodes: int = 100
@@ -87,6 +98,9 @@ class DQNConfig:
     """Evaluation epochs between checkpoints (one is always written at the end)."""
     jit_compile: bool = True
     """Compile the update and action steps with XLA."""
+    mixed_precision: bool = False
+    """Compute the Q-network in bfloat16 (weights and the loss stay float32): faster convolutions on CPUs
+    with AVX-512 BF16 and on GPUs."""
 
     def validate(self) -> "DQNConfig":
         """Check every field; a bad value is a `UsageError` naming it. Returns self."""
@@ -116,6 +130,15 @@ class DQNConfig:
             check_float("--stop-threshold", self.stop_threshold)
         check_int("--stop-confirm-episodes", self.stop_confirm_episodes, min_value=1)
         check_int("--checkpoint-every-epochs", self.checkpoint_every_epochs, min_value=1)
+        check_float("--eval-epsilon", self.eval_epsilon, min_value=0.0, max_value=1.0)
+        check_float("--sticky-actions", self.sticky_actions, min_value=0.0, max_value=1.0, max_inclusive=False)
+        atari = env_kind(self.env_id) == "atari"
+        if not atari and (self.sticky_actions or self.life_loss_episodes):
+            flag = "--sticky-actions" if self.sticky_actions else "--life-loss-episodes"
+            raise UsageError(f"{flag} applies to Atari games (ALE/<Game>-v5) only, not {self.env_id}")
+        if atari and self.env_kwargs:
+            raise UsageError(f"--env-kwargs is not used for Atari games; the flags --sticky-actions and "
+                             f"--life-loss-episodes set what it would, got {self.env_kwargs}")
         from agents.dqn.networks import NETWORKS
         from agents.dqn.replay import REPLAY_BUFFERS
 
@@ -143,14 +166,37 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+ATARI_DEFAULTS: dict[str, Any] = {
+    # Nature DQN with Double DQN, Adam and 3-step returns, on a CPU-sized replay (the SB3 zoo's Atari
+    # buffer size; 1M transitions fit in about 7 GB with --buffer-size 1000000): one gradient step of
+    # batch 32 per 4 env steps, a hard target update every 1000 gradient steps, epsilon 1 -> 0.01 over
+    # the first 10 % of the budget.
+    "total_steps": 1_000_000, "num_envs": 4, "network": "nature_cnn", "replay": "frames",
+    "buffer_size": 100_000, "batch_size": 32, "n_step": 3, "gamma": 0.99,
+    "learning_rate": 1e-4, "final_learning_rate": 1e-4, "adam_epsilon": 1.5e-4, "max_grad_norm": 10.0,
+    "learning_starts": 20_000, "train_frequency": 4, "gradient_steps": 1, "target_update_interval": 1000,
+    "epsilon_end": 0.01, "exploration_fraction": 0.1,
+    "clip_rewards": True, "life_loss_episodes": True,
+    "eval_interval": 50_000, "eval_episodes": 8, "eval_epsilon": 0.05, "checkpoint_every_epochs": 2,
+    "jit_compile": False, "mixed_precision": True,
+}
+"""Defaults of every Atari game (``ALE/...`` ids), over the dataclass defaults."""
+
+
+def defaults_for_env(env_id: str) -> dict[str, Any]:
+    """The per-env defaults of ``env_id``: its ENV_DEFAULTS entry, or ATARI_DEFAULTS for an ALE game."""
+    return dict(ATARI_DEFAULTS) if env_kind(env_id) == "atari" else dict(ENV_DEFAULTS.get(env_id, {}))
+
+
 def config_for_env(env_id: str, overrides: Mapping[str, Any] | None = None) -> DQNConfig:
-    """Dataclass defaults, then ENV_DEFAULTS[env_id], then ``overrides`` (unknown keys are a `UsageError`)."""
+    """Dataclass defaults, then the env's defaults (`defaults_for_env`), then ``overrides`` (unknown keys
+    are a `UsageError`)."""
     overrides = dict(overrides or {})
     known = {f.name for f in dataclasses.fields(DQNConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise UsageError(f"unknown DQN config keys {unknown}; known: {', '.join(sorted(known))}")
-    values = {**ENV_DEFAULTS.get(env_id, {}), **overrides, "env_id": env_id}
+    values = {**defaults_for_env(env_id), **overrides, "env_id": env_id}
     return config_from_dict(values)
 
 

@@ -50,9 +50,14 @@ FINAL_MODEL = "q_network.keras"
 BEST_MODEL = "best_q_network.keras"
 """The best-evaluated Q-network so far (keep-the-best)."""
 SUMMARY = "train_summary.json"
+GAMES_CSV = "games.csv"
+"""Every finished game of training: env step, unclipped score, length (artifacts/)."""
+LEARNING_CURVE = "learning_curve.png"
+SCORE_WINDOW = 100
+"""Games in the moving average of the learning curve and of ``rollout/score_mean_100``."""
 EVAL_MONITOR = "eval/mean_return"
 CSV_KEYS = [
-    "step", "env_steps", "rollout/ep_return", "rollout/ep_length", "rollout/epsilon",
+    "step", "env_steps", "rollout/ep_return", "rollout/ep_length", "rollout/score_mean_100", "rollout/epsilon",
     "train/loss", "train/q", "train/learning_rate", "time/steps_per_s",
     "eval/mean_return", "eval/std_return", "eval/min_return", "eval/max_return",
 ]
@@ -100,6 +105,27 @@ def make_greedy_policy(
     return lambda obs: concrete(tf.convert_to_tensor(obs)).numpy()
 
 
+def epsilon_greedy(greedy: Callable, obs: np.ndarray, epsilon: float, num_actions: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """``greedy(obs)`` with each action replaced by a uniform one with probability ``epsilon`` (the
+    network is skipped when every env explores)."""
+    explore = rng.random(len(obs)) < epsilon
+    random_actions = rng.integers(0, num_actions, size=len(obs))
+    if explore.all():
+        return random_actions
+    if not explore.any():
+        return greedy(obs)
+    return np.where(explore, random_actions, greedy(obs))
+
+
+def with_epsilon(greedy: Callable, epsilon: float, num_actions: int, seed: int) -> Callable:
+    """``greedy`` as an epsilon-greedy policy with its own seeded generator (evaluation, play)."""
+    if epsilon <= 0:
+        return greedy
+    rng = np.random.default_rng(seed)
+    return lambda obs: epsilon_greedy(greedy, obs, epsilon, num_actions, rng)
+
+
 def run_greedy_episodes(policy: Callable, envs, episodes: int, seed: int) -> np.ndarray:
     """Returns of ``episodes`` episodes of ``policy``, run ``envs.num_envs`` at a time.
 
@@ -137,7 +163,7 @@ class DQNAgent:
         self.seed = seed
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self.envs = make_envs(config, config.num_envs, seed)
-        self.eval_envs = make_envs(config, min(config.eval_episodes, 32))
+        self.eval_envs = make_envs(config, min(config.eval_episodes, 32), evaluation=True)
         obs_space = self.envs.single_observation_space
         self.num_actions = int(self.envs.single_action_space.n)
         self.solve_threshold = gym.spec(config.env_id).reward_threshold  # e.g. 475 for CartPole-v1
@@ -159,10 +185,15 @@ class DQNAgent:
         self.greedy = make_greedy_policy(self.online, obs_space.dtype, jit_compile=config.jit_compile)
 
         self.buffer = make_replay_buffer(config, obs_space)
+        # Buffers that take raw steps (FrameReplay) form n-step returns themselves.
+        self.takes_raw_steps = hasattr(self.buffer, "add_steps")
         self.n_step = NStepAccumulator(config.num_envs, config.n_step, config.gamma)
         self.obs, _ = self.envs.reset(seed=seed)
+        self.episodes_begun = False  # the buffer has seen the first observations of the current episodes
+        # Scores are of whole games, unclipped: a game spans several training episodes with life-loss episodes.
         self.episode_returns = np.zeros(config.num_envs)
         self.episode_lengths = np.zeros(config.num_envs, dtype=np.int64)
+        self.games: list[tuple[int, float, int]] = []  # (env step, score, length) of games finished since the last read
         self.env_steps = 0
         self.update_rounds = 0  # updates (of gradient_steps each) done so far
         self.last_eval = (-math.inf, -1)  # (mean return, env step) of the latest evaluation
@@ -215,31 +246,37 @@ class DQNAgent:
 
     def act(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
         """Epsilon-greedy actions for a batch of observations (the network is skipped when all explore)."""
-        explore = self.rng.random(len(obs)) < epsilon
-        random_actions = self.rng.integers(0, self.num_actions, size=len(obs))
-        if explore.all():
-            return random_actions
-        return np.where(explore, random_actions, self.greedy(obs))
+        return epsilon_greedy(self.greedy, obs, epsilon, self.num_actions, self.rng)
 
     def collect(self) -> dict[str, float]:
         """One step of every env copy; transitions go to the replay buffer. Returns rollout metrics."""
+        if self.takes_raw_steps and not self.episodes_begun:
+            self.buffer.begin_episodes(self.obs)
+            self.episodes_begun = True
         epsilon = self.epsilon
         actions = self.act(self.obs, epsilon)
         next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
         done = terminated | truncated
         reached_obs = true_next_obs(next_obs, done, info)
-        for batch in self.n_step.push(self.obs, actions, rewards, reached_obs, terminated, truncated):
-            self.buffer.add_batch(*batch)
+        learned_rewards = np.sign(rewards) if self.config.clip_rewards else rewards
+        if self.takes_raw_steps:
+            self.buffer.add_steps(actions, learned_rewards, reached_obs, terminated, truncated, next_obs)
+        else:
+            for batch in self.n_step.push(self.obs, actions, learned_rewards, reached_obs, terminated, truncated):
+                self.buffer.add_batch(*batch)
         self.obs = next_obs
         self.env_steps += self.config.num_envs
         self.episode_returns += rewards
         self.episode_lengths += 1
         logs = {"rollout/epsilon": epsilon}
-        if done.any():
-            logs["rollout/ep_return"] = float(self.episode_returns[done].mean())
-            logs["rollout/ep_length"] = float(self.episode_lengths[done].mean())
-            self.episode_returns[done] = 0.0
-            self.episode_lengths[done] = 0
+        game_over = info.get("game_over", done)  # Atari with life-loss episodes: only some ends are game ends
+        if game_over.any():
+            logs["rollout/ep_return"] = float(self.episode_returns[game_over].mean())
+            logs["rollout/ep_length"] = float(self.episode_lengths[game_over].mean())
+            self.games.extend((self.env_steps, float(score), int(length)) for score, length
+                              in zip(self.episode_returns[game_over], self.episode_lengths[game_over]))
+            self.episode_returns[game_over] = 0.0
+            self.episode_lengths[game_over] = 0
         return logs
 
     def train(self, gradient_steps: int) -> dict[str, float]:
@@ -273,13 +310,14 @@ class DQNAgent:
         config = self.config
         episodes = config.eval_episodes
         eval_seed = 1_000_003 * (self.seed + 1) + self.env_steps
-        returns = run_greedy_episodes(self.greedy, self.eval_envs, episodes, eval_seed)
+        policy = with_epsilon(self.greedy, config.eval_epsilon, self.num_actions, eval_seed)
+        returns = run_greedy_episodes(policy, self.eval_envs, episodes, eval_seed)
         if config.stop_threshold is not None and returns.mean() >= config.stop_threshold:
             # About to stop: make sure a lucky handful of episodes is not what stops training.
             extra = config.stop_confirm_episodes - episodes
             if extra > 0:
                 returns = np.concatenate(
-                    [returns, run_greedy_episodes(self.greedy, self.eval_envs, extra, eval_seed + episodes)]
+                    [returns, run_greedy_episodes(policy, self.eval_envs, extra, eval_seed + episodes)]
                 )
         stats = return_stats(returns)
         self.last_eval = (stats["mean_return"], self.env_steps)
@@ -330,6 +368,7 @@ class DQNAgent:
         if "env/physics" in state:
             restore_env_snapshot(self.envs, state)
             self.obs = state["agent/obs"].copy()
+            self.episodes_begun = True
         else:
             # No exact env snapshot for this env: start fresh episodes (the run continues, not bit-exactly).
             print("dqn: this env cannot be snapshotted; resuming with fresh episodes", file=sys.stderr)
@@ -337,6 +376,7 @@ class DQNAgent:
             self.episode_returns[:] = 0.0
             self.episode_lengths[:] = 0
             self.n_step.load_state_dict({})
+            self.episodes_begun = False  # a frame buffer starts the new episodes' streams
         self._clock = (time.perf_counter(), self.env_steps)
 
     def get_bulk_state(self) -> dict[str, np.ndarray]:
@@ -347,6 +387,41 @@ class DQNAgent:
 
 
 # --- 3. training with the shared loop ---------------------------------------------------------------------
+class GameLog(keras.callbacks.Callback):
+    """Keeps every finished game's unclipped score in ``artifacts/games.csv`` (rewritten atomically each
+    epoch), adds the mean of the last 100 to the epoch's logs and draws the learning curve at the end.
+
+    On resume the games after the restored checkpoint's env step are dropped: they are played again.
+    """
+
+    def __init__(self, agent: "DQNAgent", run: Run):
+        super().__init__()
+        self.agent, self.csv, self.png = agent, run.artifact(GAMES_CSV), run.artifact(LEARNING_CURVE)
+        self.games = self._read(agent.env_steps) if self.csv.is_file() else []
+
+    def _read(self, up_to_step: int) -> list[tuple[int, float, int]]:
+        rows = np.loadtxt(self.csv, delimiter=",", skiprows=1, ndmin=2)
+        return [(int(step), float(score), int(length)) for step, score, length in rows if step <= up_to_step]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.games.extend(self.agent.games)
+        self.agent.games.clear()
+        if self.games and logs is not None:
+            logs["rollout/score_mean_100"] = float(np.mean([score for _, score, _ in self.games[-SCORE_WINDOW:]]))
+        lines = ["env_step,score,length"] + [f"{step},{score:g},{length}" for step, score, length in self.games]
+        atomic_write(self.csv, lambda f: f.write("\n".join(lines) + "\n"))
+
+    def on_train_end(self, logs=None):
+        self.on_epoch_end(-1)
+        if self.games:
+            from rllab.plotting import plot_curves
+
+            steps, scores, _ = zip(*self.games)
+            plot_curves(self.png, {"game score (unclipped)": scores}, x=steps, xlabel="env steps", ylabel="score",
+                        title=f"{self.agent.config.env_id}: training games", smooth=SCORE_WINDOW)
+
+
+# --- training ---------------------------------------------------------------------------------------------
 def train(
     config: DQNConfig | None,
     *,
@@ -389,7 +464,7 @@ def train(
     evaluation = EvalCallback(agent.evaluate, EVAL_MONITOR, threshold=config.stop_threshold, keep_best=keep_best,
                               step=lambda epoch: agent.env_steps)
     callbacks = standard_callbacks(
-        run, resume=start.resumed, extra=[evaluation, *extra_callbacks], csv_keys=CSV_KEYS,
+        run, resume=start.resumed, extra=[GameLog(agent, run), evaluation, *extra_callbacks], csv_keys=CSV_KEYS,
         plot_every=None,  # plotting every epoch costs seconds on a short run: plot once at the end
     )
     # A run that already stopped on its threshold is complete: resuming it only re-exports the result.

@@ -3,8 +3,8 @@
 `make_envs` (training and evaluation vector envs) and `make_single_env` (play, and the pre-check that
 fails before a run folder exists) are the only way DQN builds envs. They dispatch on `env_kind`, how an
 env id is built, to a builder in `ENV_BUILDERS`: plain Gymnasium ids go through ``gym.make``; Atari ids
-(``ALE/...``) will get a builder around ``ale_py.vector_env.AtariVectorEnv`` (channels-first
-``(4, 84, 84)`` uint8 frames, vectorised natively, not through ``gym.make``) and are refused until then.
+(``ALE/...``) go to `agents.dqn.atari`: ``ale_py.vector_env.AtariVectorEnv`` (channels-first
+``(4, 84, 84)`` uint8 frames, vectorised natively in C++ threads, not through ``gym.make``).
 
 DQN needs a ``Box`` observation and a ``Discrete`` action space; anything else is a one-line
 `UsageError` naming the space. Vector envs use same-step autoreset: when an episode ends, ``step``
@@ -35,7 +35,8 @@ class EnvBuilder(NamedTuple):
     single: Callable[..., object]
     """``(config, render_mode) -> gym.Env``: one env, for play and for the pre-check."""
     vector: Callable[..., object]
-    """``(config, num_envs, seed) -> VectorEnv`` with same-step autoreset (``info["final_obs"]``)."""
+    """``(config, num_envs, seed, evaluation) -> VectorEnv`` with same-step autoreset (``info["final_obs"]``);
+    ``evaluation`` envs score whole games."""
 
 
 def env_kind(env_id: str) -> str:
@@ -46,10 +47,21 @@ def env_kind(env_id: str) -> str:
 ENV_BUILDERS: dict[str, EnvBuilder] = {
     "gymnasium": EnvBuilder(
         single=lambda config, render_mode: make_env(config.env_id, render_mode=render_mode, env_kwargs=config.env_kwargs),
-        vector=lambda config, num_envs, seed: make_vec_env(config.env_id, num_envs, seed, env_kwargs=config.env_kwargs),
+        vector=lambda config, num_envs, seed, evaluation: make_vec_env(config.env_id, num_envs, seed,
+                                                                      env_kwargs=config.env_kwargs),
     ),
-    # "atari": an EnvBuilder around ale_py.vector_env.AtariVectorEnv goes here.
+    "atari": EnvBuilder(
+        single=lambda config, render_mode: _atari().AtariPlayEnv(config, render_mode),
+        vector=lambda config, num_envs, seed, evaluation: _atari().make_vector(config, num_envs, seed,
+                                                                              training=not evaluation),
+    ),
 }
+
+
+def _atari():
+    from agents.dqn import atari  # imports ale_py: only when an Atari id is used
+
+    return atari
 
 
 def _builder(env_id: str) -> EnvBuilder:
@@ -64,12 +76,13 @@ def make_single_env(config: "DQNConfig", *, render_mode: str | None = None):
     return _builder(config.env_id).single(config, render_mode)
 
 
-def make_envs(config: "DQNConfig", num_envs: int, seed: int | None = None):
+def make_envs(config: "DQNConfig", num_envs: int, seed: int | None = None, *, evaluation: bool = False):
     """``num_envs`` copies of ``config.env_id`` in one vector env with same-step autoreset.
 
     ``seed`` seeds copy ``i`` with ``seed + i`` (the first ``reset(seed=...)`` is up to the caller).
+    ``evaluation``: the envs score whole games (Atari: no life-loss episodes), whatever training uses.
     """
-    return _builder(config.env_id).vector(config, num_envs, seed)
+    return _builder(config.env_id).vector(config, num_envs, seed, evaluation)
 
 
 # --- Gymnasium envs through gym.make ----------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_every_group_is_registered_with_its_commands():
     assert set(commands) == {"classify", "tabular", "dqn", "gan", "style"}
     assert commands["classify"] == {"train", "eval", "predict"}
     assert commands["tabular"] == {"train", "solve", "eval", "plot"}
-    assert commands["dqn"] == {"train", "eval", "play"}
+    assert commands["dqn"] == {"train", "eval", "play", "games"}
 
 
 def test_a_reserved_group_is_a_one_line_error(capsys, monkeypatch):

@@ -150,10 +150,25 @@ def test_unsupported_spaces_are_one_line_errors(tmp_path, capsys, env_id, space)
     assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
 
 
-def test_atari_ids_are_a_one_line_not_yet_error(tmp_path, capsys):
-    assert main(["dqn", "train", "--env", "ALE/Pong-v5", "--run-dir", str(tmp_path / "run")]) == 2
+def test_unknown_atari_game_is_a_one_line_error_that_says_how_to_list_them(tmp_path, capsys):
+    assert main(["dqn", "train", "--env", "ALE/NoSuchGame-v5", "--run-dir", str(tmp_path / "run")]) == 2
     err = _one_line_error(capsys)
-    assert "ALE/Pong-v5" in err and "Atari envs are not supported" in err
+    assert "ALE/NoSuchGame-v5" in err and "rllab dqn games" in err
+    assert not (tmp_path / "run").exists()
+    assert main(["dqn", "games"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "ALE/Breakout-v5" in listed and "ALE/Pong-v5" in listed and "ALE/NoSuchGame-v5" not in listed
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--sticky-actions", "0.25"], "--sticky-actions applies to Atari games"),
+    (["--life-loss-episodes"], "--life-loss-episodes applies to Atari games"),
+    (["--env", "ALE/Breakout-v5", "--sticky-actions", "1"], "--sticky-actions must be < 1"),
+    (["--env", "ALE/Breakout-v5", "--env-kwargs", '{"frameskip": 2}'], "--env-kwargs is not used for Atari"),
+])
+def test_atari_flag_mistakes_are_one_line_errors(tmp_path, capsys, flags, message):
+    assert main(["dqn", "train", *flags, "--run-dir", str(tmp_path / "run")]) == 2
+    assert message in _one_line_error(capsys)
     assert not (tmp_path / "run").exists()
 
 

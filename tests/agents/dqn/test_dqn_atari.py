@@ -1,0 +1,88 @@
+"""DQN on Atari (ALE/Breakout-v5, offline: the ROM ships in ale-py): envs, flags, smoke run, resume, eval."""
+import json
+
+import numpy as np
+import pytest
+
+from agents.dqn.config import config_for_env
+from agents.dqn.envs import make_envs
+
+BREAKOUT = "ALE/Breakout-v5"
+
+
+def _random_steps(envs, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    envs.reset(seed=seed)
+    terminations = game_overs = 0
+    for _ in range(steps):
+        obs, rewards, terminated, truncated, info = envs.step(rng.integers(0, 4, envs.num_envs))
+        terminations += int(terminated.sum())
+        game_overs += int(info["game_over"].sum())
+    return obs, terminations, game_overs
+
+
+def test_envs_give_uint8_frame_stacks_and_mark_game_ends_apart_from_life_losses():
+    life_loss = make_envs(config_for_env(BREAKOUT), 2)
+    whole_game = make_envs(config_for_env(BREAKOUT, {"life_loss_episodes": False}), 2)
+    try:
+        obs, terminations, game_overs = _random_steps(life_loss, 600)
+        assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
+        assert game_overs >= 1 and terminations >= 4 * game_overs  # 5 lives: a termination per lost life
+        _, terminations, game_overs = _random_steps(whole_game, 600)
+        assert game_overs >= 1 and terminations == game_overs
+    finally:
+        life_loss.close()
+        whole_game.close()
+
+
+def _tiny(**overrides):
+    values = dict(total_steps=2000, learning_starts=500, buffer_size=8000, eval_interval=1000, eval_episodes=1,
+                  checkpoint_every_epochs=1, exploration_fraction=0.5)
+    return config_for_env(BREAKOUT, {**values, **overrides})
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_rewards_are_clipped_for_learning_only_and_scores_stay_unclipped(clip):
+    from agents.dqn.dqn import DQNAgent
+
+    agent = DQNAgent(_tiny(clip_rewards=clip, learning_starts=10_000), seed=0)
+    step = agent.envs.step
+
+    def five_times_the_reward(actions):  # rewards Breakout's bottom rows never give: clipping shows
+        obs, rewards, terminated, truncated, info = step(actions)
+        return obs, 5 * rewards, terminated, truncated, info
+
+    agent.envs.step = five_times_the_reward
+    try:
+        for _ in range(700):
+            agent.collect()
+    finally:
+        agent.close()
+    stored = set(np.unique(agent.buffer.rewards[agent.buffer.has_action]).tolist())
+    scores = [score for _, score, _ in agent.games]
+    assert agent.games and max(scores) >= 5 and all(score % 5 == 0 for score in scores)
+    assert stored == ({0.0, 1.0} if clip else {0.0, 5.0})
+
+
+def test_smoke_run_resumes_with_its_buffer_and_evaluates(tmp_path, capsys):
+    from agents.dqn import dqn
+    from rllab.cli import main
+
+    run_dir = tmp_path / "breakout"
+    summary = dqn.train(_tiny(), seed=0, run_dir=run_dir, progress=False)
+    assert summary["env_steps"] == 2000 and summary["gradient_steps"] == (2000 - 500) // 4
+    games = (run_dir / "artifacts" / "games.csv").read_text().splitlines()
+    assert games[0] == "env_step,score,length" and len(games) >= 2
+    assert (run_dir / "artifacts" / "learning_curve.png").stat().st_size > 0
+
+    summary = dqn.train(_tiny(total_steps=3000), run_dir=run_dir, resume=True, given={"total_steps": 3000},
+                        progress=False)
+    assert summary["env_steps"] == 3000 and summary["gradient_steps"] == (3000 - 500) // 4
+    with np.load(next((run_dir / "checkpoints").glob("*.bulk.npz"))) as bulk:
+        slots = int(bulk["replay/count"].sum())
+    assert slots > 3000  # the 2000 steps before the resume are still in the buffer (1000 alone: ~1000 slots)
+
+    assert main(["dqn", "eval", "--run-dir", str(run_dir), "--episodes", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["env_id"] == BREAKOUT and report["episodes"] == 1 and report["epsilon"] == 0.05
+    assert report["min_return"] == report["median_return"] == report["max_return"] >= 0
