@@ -10,6 +10,7 @@ import argparse
 from gan.config import ARCHS, BUDGET_FIELDS, GANConfig, config_from_flags, per_arch_defaults
 from rllab.cli_common import NONE, add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
 from rllab.data import DATA_DIR_ENV, DATASETS
+from rllab.distribute import add_strategy_args
 from rllab.errors import UsageError
 
 _DATA_HELP = f"folder or file holding the dataset (default: ${DATA_DIR_ENV}, then Keras' cache/download)"
@@ -64,6 +65,7 @@ def register(subparsers) -> None:
     train.add_argument("--classifier", default=None, metavar="PATH", help=_CLASSIFIER_HELP)
     add_train_args(train, "gan", seed_help="seed of Python, NumPy and TensorFlow (weights, noise, data order)",
                    budget_flags=[flags.flags[name] for name in BUDGET_FIELDS])
+    add_strategy_args(train)
     train.set_defaults(func=_train, config_flags=flags)
 
     sample = commands.add_parser(
@@ -115,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
     from gan.train import train_gan
 
     train_gan(config, run_dir=args.run_dir, seed=args.seed, resume=args.resume, given=given,
-              data_path=args.data_dir, classifier=args.classifier)
+              data_path=args.data_dir, classifier=args.classifier, strategy=args.strategy, devices=args.devices)
     return 0
 
 

@@ -51,6 +51,9 @@ def _model(inputs, outputs, name):
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
 
 
+# Batch norm is per replica under a multi-replica --strategy (Keras' synchronized batch norm aborts with
+# collective shape mismatches when G runs in both the D and the G phase of one step, TF 2.21).
+
 # --- tutorial: https://www.tensorflow.org/tutorials/generative/dcgan, layer for layer ---------------------------
 def tutorial_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Model:
     inputs, x = _generator_inputs(noise_dim, conditional)

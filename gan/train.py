@@ -14,7 +14,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -55,26 +55,53 @@ def fixed_inputs(config: GANConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, config.noise_dim)).astype(np.float32), (np.arange(n) % 10).astype(np.int32)
 
 
-def make_dataset(x_uint8: np.ndarray, y: np.ndarray, *, batch: int, seed: int, first_epoch: int, conditional: bool):
-    """Batches in [-1, 1] whose order is a function of (seed, epoch) only, so a resumed run sees the
-    same data order as an uninterrupted one. Epoch e is one permutation of the images, cut into
+def make_dataset(x_uint8: np.ndarray, y: np.ndarray, *, batch: int, seed: int, first_epoch: int, conditional: bool,
+                 noise_dim: int = 100, d_steps: int = 1, replicas: int = 1):
+    """Batches whose order and noise are a function of (seed, epoch, step) only, so a resumed run sees
+    the same data as an uninterrupted one. Epoch e is one permutation of the images, cut into
     ``len(x) // batch`` whole batches; the dataset runs over all epochs from ``first_epoch`` on (give
-    ``fit`` ``steps_per_epoch``)."""
+    ``fit`` ``steps_per_epoch``). Each element is the dict `gan.trainer.GAN.train_step` reads: images in
+    [-1, 1] (and labels), with the step's noise ``z_d`` (one row per image: the fakes of the D steps)
+    and ``z_g`` (the G step's ``batch / d_steps``), and fake labels when conditional. The draws
+    travel with the images, so a multi-replica strategy hands each replica its own slice of them.
+
+    With ``replicas`` > 1 and ``d_steps`` > 1 the rows are laid out replica by replica, each replica's
+    part in D-step order, so that D step k trains on the same images on one device or on several."""
     import tensorflow as tf
 
     n = len(x_uint8)
     steps = n // batch
     x_t = tf.constant(x_uint8[..., None])
     y_t = tf.constant(np.asarray(y, dtype=np.int32))
+    seed_t = tf.constant(seed, tf.int64)
 
     def epoch_batches(epoch):
-        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([seed_t, epoch]))
         order = tf.argsort(keys)[: steps * batch]
-        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
+        rows = tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
+        return rows.enumerate().map(lambda step, indices: (epoch * steps + step, indices))
 
-    def load(indices):
-        images = tf.cast(tf.gather(x_t, indices), tf.float32) / 127.5 - 1.0
-        return (images, tf.gather(y_t, indices)) if conditional else images
+    def by_replica(rows):
+        """(d_steps x B, ...) rows in D-step order -> replica by replica, each in D-step order."""
+        if replicas == 1 or d_steps == 1:
+            return rows
+        per_step = batch // d_steps
+        shaped = tf.reshape(rows, [d_steps, replicas, per_step // replicas, -1])
+        return tf.reshape(tf.transpose(shaped, [1, 0, 2, 3]), tf.shape(rows))
+
+    def load(global_step, indices):
+        draw = tf.stack([seed_t + 1_000_003, global_step])  # another stream than the permutations'
+        indices = by_replica(indices)
+        element = {"images": tf.cast(tf.gather(x_t, indices), tf.float32) / 127.5 - 1.0,
+                   "z_d": by_replica(tf.random.stateless_normal([batch, noise_dim], seed=draw)),
+                   "z_g": tf.random.stateless_normal([batch // d_steps, noise_dim], seed=draw + [0, 1 << 40])}
+        if conditional:
+            element["labels"] = tf.gather(y_t, indices)
+            element["fake_labels_d"] = by_replica(tf.random.stateless_uniform([batch], seed=draw + [0, 2 << 40],
+                                                                              maxval=10, dtype=tf.int32))
+            element["fake_labels_g"] = tf.random.stateless_uniform([batch // d_steps], seed=draw + [0, 3 << 40],
+                                                                   maxval=10, dtype=tf.int32)
+        return element
 
     dataset = tf.data.Dataset.range(first_epoch, MAX_EPOCHS + 1).flat_map(epoch_batches)
     return dataset.map(load, num_parallel_calls=1).prefetch(2), steps
@@ -114,18 +141,25 @@ def train_gan(
     data_path: str | os.PathLike | None = None,
     classifier: str | os.PathLike | None = None,
     verbose: bool = True,
+    strategy: str = "auto",
+    devices: Sequence[str] | None = None,
 ) -> dict:
     """Train a GAN run (new, or resumed with ``resume=True``) and evaluate its generator.
 
     The budget is ``config.epochs`` and/or ``config.minutes`` of training wall-clock time (resumes
     included; the judge's one-off training and the final evaluation are not counted). Ctrl-C finishes
     the batch and raises `rllab.lifecycle.RunInterrupted` (finished epochs are checkpointed). Returns
-    the figures written to ``artifacts/results.json``.
+    the figures written to ``artifacts/results.json``. ``strategy``/``devices``: the `rllab.distribute`
+    strategy; ``--batch-size`` is the global batch of each D step.
     """
+    from rllab.distribute import make_distribution
+
     loaded: dict = {}
+    distribution = make_distribution(strategy, devices)
 
     def prepare(new_config: GANConfig) -> None:
         # Data and judge before the run folder exists: a missing dataset or classifier leaves nothing behind.
+        distribution.check_batch(new_config.batch_size)
         loaded["arrays"] = get_dataset(new_config.dataset).load(data_path)
         loaded["judge_path"] = gm.classifier_path(new_config.dataset, classifier, data_path=data_path)
 
@@ -136,11 +170,12 @@ def train_gan(
         raise UsageError(f"run {str(run.path)!r} already finished; pass a larger --epochs or --minutes to train it further")
     if "arrays" not in loaded:
         prepare(config)
+    run.update_record(distribution=distribution.record(config.batch_size))
     with dtype_policy(config.mixed_precision):
-        return _train(run, config, start, loaded, verbose=verbose)
+        return _train(run, config, start, loaded, distribution, verbose=verbose)
 
 
-def _train(run: Run, config: GANConfig, start, loaded: dict, *, verbose: bool) -> dict:
+def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, verbose: bool) -> dict:
     from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, StopOnSignal, TimeBudget,
                                  standard_callbacks)
     from rllab.checkpoints import Checkpointer
@@ -156,7 +191,8 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, *, verbose: bool) -
     judge = gm.Judge.load(loaded["judge_path"])
     names = get_dataset(config.dataset).class_names
     seed_everything(start.seed)
-    gan = build_trainer(config, start.seed)
+    with distribution.strategy.scope():
+        gan = build_trainer(config, start.seed)
     fixed_z, fixed_labels = fixed_inputs(config, start.seed)
     budget = TimeBudget(None if config.minutes is None else config.minutes * 60.0)
     counters = {"images_seen": 0}
@@ -189,7 +225,8 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, *, verbose: bool) -
         raise UsageError(f"run {str(run.path)!r} has used its {config.minutes:g} minutes already; pass a larger --minutes")
 
     dataset, steps = make_dataset(x_train, y_train, batch=config.images_per_step, seed=start.seed,
-                                  first_epoch=initial_epoch, conditional=config.conditional)
+                                  first_epoch=initial_epoch, conditional=config.conditional,
+                                  noise_dim=config.noise_dim, d_steps=config.d_steps, replicas=distribution.replicas)
     sample = _sampler(gan.sampler, config.conditional)
     reference = gm.reference(judge, x_train, x_test, floor=False)
     # The same noise every epoch (and after a resume): the per-epoch figures move with G, not with the draw.

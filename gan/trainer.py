@@ -7,6 +7,14 @@
 2. G phase: G learns to make D say 1 on fresh generated images; the gradient flows through D, whose
    weights are left alone (only G's gradients are applied).
 
+The noise (and, conditional, the fake labels) may come with the data: a batch that is a dict
+``{"images", "labels"?, "z_d", "z_g", "fake_labels_d"?, "fake_labels_g"?}`` (what `gan.train.make_dataset`
+makes) carries its own draws, so that under a multi-replica ``tf.distribute`` strategy every replica
+gets its slice of them like the images (a seed generator would give every replica the same draws),
+and one step equals the one-device step over the global batch. Plain image batches draw the noise here.
+
+Losses are means over the replica's batch; Keras reduces the gradients across replicas.
+
 Four `keras.metrics.Mean` trackers (``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` =
 mean D(G(z))) are what ``fit()`` logs, so CSVLogger, TensorBoard, EarlyStopping and friends work
 unchanged. With ``ema > 0`` a moving average of G's weights is kept after each G update and is what
@@ -95,11 +103,13 @@ class GAN(keras.Model):
         logits = self.discriminator([images, labels] if self.conditional else images, training=training)
         return tf.cast(logits, tf.float32)
 
-    def d_step(self, real, labels):
-        """One D update on ``real`` and as many fresh fakes; returns (loss, mean D(x), mean D(G(z)))."""
+    def d_step(self, real, labels, z=None, fake_labels=None):
+        """One D update on ``real`` and as many fresh fakes (from ``z``/``fake_labels`` when given);
+        returns (loss, mean D(x), mean D(G(z)))."""
         batch = tf.shape(real)[0]
-        z = self._noise(batch)
-        fake_labels = self._fake_labels(batch) if self.conditional else None
+        z = self._noise(batch) if z is None else z
+        if self.conditional and fake_labels is None:
+            fake_labels = self._fake_labels(batch)
         # G makes the fakes in training mode (batch statistics), as in the G phase, but its batch-norm
         # moving averages are left alone: a D update changes D's variables only.
         fake = self.generator.stateless_call(
@@ -117,10 +127,11 @@ class GAN(keras.Model):
         probs = tf.sigmoid(logits)
         return loss, tf.reduce_mean(probs[:batch]), tf.reduce_mean(probs[batch:])
 
-    def g_step(self, batch):
-        """One G update through the frozen D, target 1; returns the loss."""
-        z = self._noise(batch)
-        labels = self._fake_labels(batch) if self.conditional else None
+    def g_step(self, batch, z=None, labels=None):
+        """One G update through the frozen D, target 1 (on ``z``/``labels`` when given); returns the loss."""
+        z = self._noise(batch) if z is None else z
+        if self.conditional and labels is None:
+            labels = self._fake_labels(batch)
         with tf.GradientTape() as tape:
             logits = self._d(self._g(z, labels, training=True), labels, training=True)
             loss = self.loss_fn(tf.ones_like(logits), logits)
@@ -129,17 +140,26 @@ class GAN(keras.Model):
         return loss
 
     def train_step(self, data):
-        real, labels = data if self.conditional else (data, None)
+        draws = {}
+        if isinstance(data, dict):
+            draws = data
+            real, labels = data["images"], data.get("labels")
+        else:
+            real, labels = data if self.conditional else (data, None)
         if isinstance(real, (tuple, list)):  # (x,) from a plain dataset
             real = real[0]
-        batches = tf.split(real, self.d_steps) if self.d_steps > 1 else [real]
-        label_batches = (tf.split(labels, self.d_steps) if self.d_steps > 1 else [labels]) if self.conditional else [None] * self.d_steps
-        for real_batch, label_batch in zip(batches, label_batches):
-            d_loss, d_real, d_fake = self.d_step(real_batch, label_batch)
+
+        def split(tensor):
+            return [None] * self.d_steps if tensor is None else tf.split(tensor, self.d_steps) if self.d_steps > 1 else [tensor]
+
+        batches = split(real)
+        for real_batch, label_batch, z, fake_labels in zip(batches, split(labels), split(draws.get("z_d")),
+                                                           split(draws.get("fake_labels_d"))):
+            d_loss, d_real, d_fake = self.d_step(real_batch, label_batch, z, fake_labels)
             self.trackers["d_loss"].update_state(d_loss)
             self.trackers["d_real"].update_state(d_real)
             self.trackers["d_fake"].update_state(d_fake)
-        g_loss = self.g_step(tf.shape(batches[0])[0])
+        g_loss = self.g_step(tf.shape(batches[0])[0], draws.get("z_g"), draws.get("fake_labels_g"))
         self.trackers["g_loss"].update_state(g_loss)
         if self.ema_generator is not None:
             self.update_ema()

@@ -90,7 +90,7 @@ def build_small_cnn(
         for j in range(convs_per_block):
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm, name=f"conv{block}_{j}")(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"bn{block}_{j}")(x)
+                x = keras.layers.BatchNormalization(synchronized=True, name=f"bn{block}_{j}")(x)
             x = keras.layers.Activation("relu")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = keras.layers.Flatten()(x)

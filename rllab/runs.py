@@ -136,6 +136,12 @@ class Run:
         """Path of ``name`` inside ``artifacts/`` (the folder exists; the file may not)."""
         return self.artifacts_dir / name
 
+    def update_record(self, **fields: Any) -> None:
+        """Add or replace top-level entries of config.json (written atomically)."""
+        record = json.loads(self.config_path.read_text())
+        record.update(fields)
+        write_json_atomic(self.config_path, record)
+
     def write_json(self, name: str, obj: Any) -> Path:
         """Write ``obj`` as ``artifacts/<name>`` atomically."""
         return write_json_atomic(self.artifact(name), obj)

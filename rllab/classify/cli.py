@@ -6,6 +6,7 @@ import argparse
 from rllab.classify.config import MODEL_DEFAULTS, MODELS, ClassifierConfig
 from rllab.cli_common import add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
 from rllab.data import DATA_DIR_ENV, DATASETS
+from rllab.distribute import add_strategy_args
 
 _DATA_HELP = f"folder or file holding the dataset (default: ${DATA_DIR_ENV}, then Keras' cache/download)"
 
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
     train.add_argument("--data-dir", default=None, metavar="PATH", help=_DATA_HELP)
     add_train_args(train, "classify", seed_help="seed of Python, NumPy and TensorFlow (weights, shuffling)",
                    budget_flags=["--epochs"])
+    add_strategy_args(train)
     train.set_defaults(func=_train, config_flags=flags)
 
     evaluate = commands.add_parser("eval", help="test-set accuracy of a trained run",
@@ -58,7 +60,7 @@ def _train(args: argparse.Namespace) -> int:
 
     given = args.config_flags.given(args)
     results = train_classifier(ClassifierConfig(**given), run_dir=args.run_dir, seed=args.seed, resume=args.resume,
-                               given=given, data_path=args.data_dir)
+                               given=given, data_path=args.data_dir, strategy=args.strategy, devices=args.devices)
     print(f"test accuracy {results['test_accuracy']:.4f} ({results['dataset']}, {results['model']}, "
           f"{results['seconds_per_epoch']:.1f} s/epoch); model saved to {results['model_path']}")
     return 0

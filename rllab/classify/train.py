@@ -46,6 +46,8 @@ def train_classifier(
     given: Mapping[str, Any] | None = None,
     data_path: str | os.PathLike | None = None,
     verbose: int | str = "auto",
+    strategy: str = "auto",
+    devices: Sequence[str] | None = None,
 ) -> dict:
     """Train, keep the best epoch (by validation accuracy) as ``artifacts/model.keras``, test it.
 
@@ -54,8 +56,12 @@ def train_classifier(
     epoch with its stored config; ``given`` (the flags typed, by config field) must match it, except
     ``epochs``, which may extend a finished run. Ctrl-C stops after the current batch and raises
     `rllab.lifecycle.RunInterrupted` (finished epochs are checkpointed).
+
+    ``strategy``/``devices``: the `rllab.distribute` strategy; ``config.batch_size`` is the global batch.
     """
     import keras
+
+    from rllab.distribute import make_distribution
 
     from rllab.callbacks import EpochCheckpoint, EpochTimer, KeepBestCallback, StopOnSignal, standard_callbacks
     from rllab.checkpoints import Checkpointer
@@ -64,9 +70,11 @@ def train_classifier(
     from rllab.seeding import seed_everything
 
     loaded = {}
+    distribution = make_distribution(strategy, devices)
 
     def load_data(new_config: ClassifierConfig) -> None:
         # Load (and validate) the data before a new run folder exists, so a missing dataset leaves nothing behind.
+        distribution.check_batch(new_config.batch_size)
         loaded["arrays"] = get_dataset(new_config.dataset).load(data_path)
 
     start = open_run("classify", RUN_KIND, config, seed=seed, run_dir=run_dir, resume=resume, from_dict=config_from_dict,
@@ -76,6 +84,7 @@ def train_classifier(
         raise UsageError(f"run {str(run.path)!r} already finished; pass --epochs with a larger total to train it further")
     if "arrays" not in loaded:
         load_data(config)
+    run.update_record(distribution=distribution.record(config.batch_size))
     (x_train, y_train), (x_test, y_test) = loaded["arrays"]
     (x_fit, y_fit), validation = _split(config, x_train, y_train)
     seed_everything(start.seed)
@@ -83,16 +92,17 @@ def train_classifier(
     x_fit = to_inputs(x_fit)
     validation_data = None if validation is None else (to_inputs(validation[0]), validation[1])
 
-    model = build_classifier(config.model)
-    # Annealing the step size to zero gains most of a point of test accuracy over a constant one.
-    steps = config.epochs * math.ceil(len(x_fit) / config.batch_size)
-    learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.optimizer.build(model.trainable_variables)
+    with distribution.strategy.scope():
+        model = build_classifier(config.model)
+        # Annealing the step size to zero gains most of a point of test accuracy over a constant one.
+        steps = config.epochs * math.ceil(len(x_fit) / config.batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        model.optimizer.build(model.trainable_variables)
     checkpointer = Checkpointer(run.checkpoints_dir, max_to_keep=2, model=model, optimizer=model.optimizer)
     initial_epoch = 0
     if start.resumed:

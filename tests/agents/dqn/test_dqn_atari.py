@@ -86,3 +86,7 @@ def test_smoke_run_resumes_with_its_buffer_and_evaluates(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["env_id"] == BREAKOUT and report["episodes"] == 1 and report["epsilon"] == 0.05
     assert report["min_return"] == report["median_return"] == report["max_return"] >= 0
+
+    video = tmp_path / "breakout.mp4"
+    assert main(["dqn", "play", "--run-dir", str(run_dir), "--video", str(video), "--frame-every", "8"]) == 0
+    assert video.stat().st_size > 0 and "ALE/Breakout-v5: returns" in capsys.readouterr().out
