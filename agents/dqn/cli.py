@@ -57,7 +57,8 @@ def _add_train(commands) -> None:
     env_defaults = "; ".join(f"{env}: {values}" for env, values in PER_ENV_DEFAULTS.items())
     parser = commands.add_parser(
         "train", help="train a DQN agent (writes a run folder)",
-        description="Train Double DQN on a Gymnasium env. Every flag left out takes the env's default: the "
+        description="Train Double DQN on a Gymnasium env or an Atari game (--env ALE/Breakout-v5: pixels, "
+                    "ale_py's vector env; 'rllab dqn games' lists them). Every flag left out takes the env's default: the "
                     "config defaults overridden per env as listed below. The run folder gets config.json, "
                     "metrics.csv, tensorboard/, checkpoints/ and artifacts/q_network.keras (the final greedy "
                     "Q-network: the best-evaluated one if it beats the last).",
