@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 MODELS = ("classifier", "dcgan")
 
 
-def measure(model: str, replicas: int, steps: int, devices: list[str] | None) -> dict:
-    """In this process: images/s of ``steps`` training steps after 5 warm-up steps."""
+def measure(model: str, replicas: int, steps: int, devices: list[str] | None, repeats: int = 3) -> dict:
+    """In this process: images/s of ``steps`` training steps after 5 warm-up steps, the median of ``repeats``."""
     import numpy as np
     import tensorflow as tf
 
@@ -42,8 +42,9 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None) ->
     distribution = (make_distribution("mirrored", devices) if replicas > 1
                     else make_distribution("one-device", devices[:1] if devices else None))
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (4096, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, 4096).astype(np.int32)
+    count = max(steps, 5) * 128  # enough images that no timed step runs short of data
+    images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, count).astype(np.int32)
     if model == "classifier":
         from rllab.classify.model import build_classifier, to_inputs
 
@@ -70,17 +71,21 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None) ->
         def run(n):
             gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
     run(5)  # tracing and warm-up
-    started = time.perf_counter()
-    run(steps)
-    seconds = time.perf_counter() - started
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run(steps)
+        timings.append(time.perf_counter() - started)
+    seconds = sorted(timings)[len(timings) // 2]
     return {"model": model, "replicas": distribution.replicas, "global_batch": batch, "steps": steps,
-            "seconds": round(seconds, 2), "images_per_s": round(steps * batch / seconds, 1)}
+            "seconds_each": [round(t, 2) for t in timings], "images_per_s": round(steps * batch / seconds, 1)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per figure (default: 30)")
+    parser.add_argument("--steps", type=int, default=60, help="timed training steps per run, 3 runs per figure, "
+                        "the median kept (default: 60)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--devices", nargs="+", default=None, help="real devices for the 2-replica figure")
     parser.add_argument("--out", default="bench_scaling.json")
