@@ -21,7 +21,6 @@ same preprocessing in NumPy on one ``gymnasium.make`` game with ``render_mode="r
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,14 +41,12 @@ LIST_GAMES_HINT = "'rllab dqn games' lists the ids"
 
 
 def game_ids() -> list[str]:
-    """Every ``ALE/<Game>-v5`` id ale_py ships a ROM for."""
-    from ale_py import roms
+    """Every ``ALE/<Game>-v5`` id ale_py registers with Gymnasium."""
+    import ale_py
+    import gymnasium as gym
 
-    return [f"ALE/{_camel(rom)}-v5" for rom in sorted(roms.get_all_rom_ids())]
-
-
-def _camel(rom: str) -> str:
-    return "".join(part.capitalize() for part in rom.split("_"))
+    gym.register_envs(ale_py)
+    return sorted(env_id for env_id in gym.registry if env_id.startswith("ALE/") and env_id.endswith("-v5"))
 
 
 def rom_name(env_id: str) -> str:
@@ -65,7 +62,7 @@ def rom_name(env_id: str) -> str:
     game = spec.kwargs.get("game")
     if not game:
         raise UsageError(f"{env_id!r} names no Atari game; {LIST_GAMES_HINT}")
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", game).lower() if not game.islower() else game
+    return game
 
 
 def _vector_env(config: "DQNConfig", num_envs: int, *, training: bool):
@@ -115,7 +112,7 @@ class AtariGames:
         self.env.close()
 
 
-def make_vector(config: "DQNConfig", num_envs: int, seed: int | None = None, *, training: bool = True) -> AtariGames:
+def make_vector(config: "DQNConfig", num_envs: int, *, training: bool = True) -> AtariGames:
     """``num_envs`` games of ``config.env_id`` (the caller seeds them with the first ``reset(seed=...)``)."""
     return AtariGames(config, num_envs, training=training)
 

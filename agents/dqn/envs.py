@@ -52,7 +52,7 @@ ENV_BUILDERS: dict[str, EnvBuilder] = {
     ),
     "atari": EnvBuilder(
         single=lambda config, render_mode: _atari().AtariPlayEnv(config, render_mode),
-        vector=lambda config, num_envs, seed, evaluation: _atari().make_vector(config, num_envs, seed,
+        vector=lambda config, num_envs, seed, evaluation: _atari().make_vector(config, num_envs,
                                                                               training=not evaluation),
     ),
 }
