@@ -18,7 +18,7 @@ forms n-step returns when it samples, because its transitions are positions in p
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -52,6 +52,10 @@ class ReplayBuffer:
         self.discounts = np.zeros(self.capacity, dtype=np.float32)
         self.position = 0  # the row the next transition goes to
         self.size = 0  # rows holding real transitions
+
+    @classmethod
+    def from_config(cls, config: "DQNConfig", observation_space) -> "ReplayBuffer":
+        return cls(config.buffer_size, observation_space.shape, observation_space.dtype)
 
     @staticmethod
     def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype) -> int:
@@ -146,6 +150,11 @@ class FrameReplay:
         self.count = np.zeros(self.num_envs, dtype=np.int64)  # slots written, up to `slots`
         self.transitions = 0
         self._envs = np.arange(self.num_envs)
+
+    @classmethod
+    def from_config(cls, config: "DQNConfig", observation_space) -> "FrameReplay":
+        return cls(config.buffer_size, config.num_envs, observation_space.shape, n_step=config.n_step,
+                   gamma=config.gamma, obs_dtype=observation_space.dtype)
 
     @staticmethod
     def bytes_needed(capacity: int, obs_shape: tuple[int, ...], obs_dtype) -> int:
@@ -275,33 +284,24 @@ class FrameReplay:
         self.transitions = int(np.count_nonzero(self.has_action))
 
 
-def _uniform_buffer(config: "DQNConfig", observation_space) -> ReplayBuffer:
-    return ReplayBuffer(config.buffer_size, observation_space.shape, observation_space.dtype)
-
-
-def _frame_buffer(config: "DQNConfig", observation_space) -> FrameReplay:
-    return FrameReplay(config.buffer_size, config.num_envs, observation_space.shape, n_step=config.n_step,
-                       gamma=config.gamma, obs_dtype=observation_space.dtype)
-
-
-REPLAY_BUFFERS: dict[str, Callable[["DQNConfig", object], ReplayBuffer | FrameReplay]] = {
-    "uniform": _uniform_buffer,
-    "frames": _frame_buffer,
+REPLAY_BUFFERS: dict[str, type[ReplayBuffer] | type[FrameReplay]] = {
+    "uniform": ReplayBuffer,
+    "frames": FrameReplay,
 }
-"""``name -> (config, single-env observation space) -> buffer``; ``DQNConfig.replay`` picks one."""
-
-_BYTES_NEEDED = {"uniform": ReplayBuffer.bytes_needed, "frames": FrameReplay.bytes_needed}
+"""``DQNConfig.replay`` picks one; each class offers ``from_config(config, observation_space)`` and
+``bytes_needed(capacity, obs_shape, obs_dtype)``."""
 
 
 def check_replay_memory(config: "DQNConfig", observation_space) -> None:
     """Refuse a --buffer-size that cannot fit in memory before anything (a run folder) is made."""
-    needed = _BYTES_NEEDED[config.replay](config.buffer_size, observation_space.shape, observation_space.dtype)
+    needed = REPLAY_BUFFERS[config.replay].bytes_needed(config.buffer_size, observation_space.shape,
+                                                        observation_space.dtype)
     check_memory(f"a replay buffer of {config.buffer_size} transitions (--buffer-size)", needed)
 
 
 def make_replay_buffer(config: "DQNConfig", observation_space):
     """The replay buffer named by ``config.replay``, sized by the config for ``observation_space``."""
-    return REPLAY_BUFFERS[check_choice("replay", config.replay, REPLAY_BUFFERS)](config, observation_space)
+    return REPLAY_BUFFERS[check_choice("replay", config.replay, REPLAY_BUFFERS)].from_config(config, observation_space)
 
 
 class NStepAccumulator:
