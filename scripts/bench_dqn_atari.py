@@ -7,6 +7,7 @@ learning starts and a short warm-up (tracing), in this process, one variant afte
 * ``float32``          -- float32 network, ``tf.function`` without XLA
 * ``bfloat16``         -- ``mixed_bfloat16`` network (the default: this CPU has AVX-512 BF16)
 * ``bfloat16+xla``     -- the same compiled with XLA
+* ``bfloat16+async``   -- bfloat16 with ``--async-envs``: ALE's threads step the games while the update runs
 
 Target (issue 12, 2 CPU cores): >= 150 steps/s, twice Stable-Baselines3's DQN with the same settings
 (75.5 steps/s, the figure measured on this machine and quoted in the issue; SB3 needs PyTorch, which
@@ -38,6 +39,7 @@ VARIANTS = {
     "float32": {"mixed_precision": False, "jit_compile": False},
     "bfloat16": {"mixed_precision": True, "jit_compile": False},
     "bfloat16+xla": {"mixed_precision": True, "jit_compile": True},
+    "bfloat16+async": {"mixed_precision": True, "jit_compile": False, "async_envs": True},
 }
 TARGET_STEPS_PER_S = 150.0
 SB3_STEPS_PER_S = 75.5

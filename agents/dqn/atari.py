@@ -86,7 +86,8 @@ class AtariGames:
     """`AtariVectorEnv` plus ``info["game_over"]``: True where the real game ended at this step.
 
     With life-loss episodes a termination does not mean the game is over; a reset does, and a reset
-    shows as an episode frame number that went back (every game restarts its count).
+    shows as an episode frame number that went back (every game restarts its count). ``step_async`` /
+    ``step_wait`` split a step so the games run in ALE's threads meanwhile (``--async-envs``).
     """
 
     def __init__(self, config: "DQNConfig", num_envs: int, *, training: bool = True):
@@ -102,10 +103,25 @@ class AtariGames:
         return obs, info
 
     def step(self, actions):
-        obs, rewards, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int32))
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions) -> None:
+        """Start a step in ALE's threads; `step_wait` returns its results."""
+        self.env.send(np.asarray(actions, dtype=np.int32))
+
+    def step_wait(self):
+        obs, rewards, terminated, truncated, info = self.env.recv()
         frames = np.asarray(info["episode_frame_number"], dtype=np.int64)
-        info["game_over"] = truncated | (frames <= self._frame_numbers)
+        game_over = truncated | (frames <= self._frame_numbers)
+        info["game_over"] = game_over
         self._frame_numbers = frames
+        lost_a_life = terminated & ~game_over
+        if lost_a_life.any():
+            # The game goes on after a lost life, so the observation returned is the one reached; ALE
+            # 0.12 leaves info["final_obs"] unwritten (stale memory) for these envs.
+            info["final_obs"] = np.array(info["final_obs"])
+            info["final_obs"][lost_a_life] = obs[lost_a_life]
         return obs, rewards.astype(np.float32), terminated, truncated, info
 
     def close(self):

@@ -36,6 +36,9 @@ class DQNConfig:
     """Training budget in environment steps (see ENV_DEFAULTS for per-env budgets)."""
     num_envs: int = 4
     """Environment copies stepped together; one batched Q-network call chooses all their actions."""
+    async_envs: bool = False
+    """Step the envs while the learner updates (Atari: ALE's own threads; other envs: one subprocess per copy).
+    The update then trains on the replay as it was before the step in flight."""
 
     network: str = "mlp"
     """Q-network torso: mlp (dense ReLU layers of hidden_units) or nature_cnn (the Nature-DQN convolutions

@@ -250,12 +250,25 @@ class DQNAgent:
 
     def collect(self) -> dict[str, float]:
         """One step of every env copy; transitions go to the replay buffer. Returns rollout metrics."""
+        return self.finish_collect(*self.start_collect())
+
+    def start_collect(self) -> tuple[np.ndarray, float]:
+        """Choose every copy's action and start the step (it runs in the background with --async-envs)."""
         if self.takes_raw_steps and not self.episodes_begun:
             self.buffer.begin_episodes(self.obs)
             self.episodes_begun = True
         epsilon = self.epsilon
         actions = self.act(self.obs, epsilon)
-        next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
+        if self.config.async_envs:
+            self.envs.step_async(actions)
+        return actions, epsilon
+
+    def finish_collect(self, actions: np.ndarray, epsilon: float) -> dict[str, float]:
+        """Wait for the step started by `start_collect` and store its transitions."""
+        if self.config.async_envs:
+            next_obs, rewards, terminated, truncated, info = self.envs.step_wait()
+        else:
+            next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
         done = terminated | truncated
         reached_obs = true_next_obs(next_obs, done, info)
         learned_rewards = np.sign(rewards) if self.config.clip_rewards else rewards
@@ -291,12 +304,18 @@ class DQNAgent:
 
     def step(self, iteration: int) -> dict[str, float]:
         """The loop's step function: collect one vector step, then update if one is due."""
-        logs = self.collect()
         config = self.config
-        rounds_due = max(0, (self.env_steps - config.learning_starts) // config.train_frequency)
+        in_flight = self.start_collect()
+        # Synchronous envs step now; asynchronous ones step while the update below runs, and their
+        # transitions reach the replay after it.
+        logs = {} if config.async_envs else self.finish_collect(*in_flight)
+        steps_after = self.env_steps + (config.num_envs if config.async_envs else 0)
+        rounds_due = max(0, (steps_after - config.learning_starts) // config.train_frequency)
         if rounds_due > self.update_rounds and len(self.buffer) > 0:
             logs.update(self.train((rounds_due - self.update_rounds) * config.gradient_steps))
             self.update_rounds = rounds_due
+        if config.async_envs:
+            logs.update(self.finish_collect(*in_flight))
         if (iteration + 1) % config.iterations_per_epoch == 0:
             started, steps_then = self._clock
             now = time.perf_counter()

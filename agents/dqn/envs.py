@@ -47,8 +47,9 @@ def env_kind(env_id: str) -> str:
 ENV_BUILDERS: dict[str, EnvBuilder] = {
     "gymnasium": EnvBuilder(
         single=lambda config, render_mode: make_env(config.env_id, render_mode=render_mode, env_kwargs=config.env_kwargs),
-        vector=lambda config, num_envs, seed, evaluation: make_vec_env(config.env_id, num_envs, seed,
-                                                                      env_kwargs=config.env_kwargs),
+        vector=lambda config, num_envs, seed, evaluation: make_vec_env(
+            config.env_id, num_envs, seed, env_kwargs=config.env_kwargs,
+            asynchronous=config.async_envs and not evaluation),
     ),
     "atari": EnvBuilder(
         single=lambda config, render_mode: _atari().AtariPlayEnv(config, render_mode),

@@ -90,3 +90,26 @@ def test_smoke_run_resumes_with_its_buffer_and_evaluates(tmp_path, capsys):
     video = tmp_path / "breakout.mp4"
     assert main(["dqn", "play", "--run-dir", str(run_dir), "--video", str(video), "--frame-every", "8"]) == 0
     assert video.stat().st_size > 0 and "ALE/Breakout-v5: returns" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("life_loss", [True, False])
+def test_the_observation_reached_at_an_episode_end_continues_the_frame_stack(life_loss):
+    # ALE 0.12 leaves info["final_obs"] unwritten after a lost life; what the replay stores must be the
+    # stack actually reached: the previous stack shifted by one frame.
+    from agents.dqn.envs import true_next_obs
+
+    envs = make_envs(config_for_env(BREAKOUT, {"life_loss_episodes": life_loss}), 2)
+    rng = np.random.default_rng(1)
+    ends = 0
+    try:
+        obs, _ = envs.reset(seed=1)
+        for _ in range(700):
+            next_obs, _, terminated, truncated, info = envs.step(rng.integers(0, 4, 2))
+            done = terminated | truncated
+            reached = true_next_obs(next_obs, done, info)
+            np.testing.assert_array_equal(reached[:, :-1], obs[:, 1:])
+            ends += int(done.sum())
+            obs = next_obs
+    finally:
+        envs.close()
+    assert ends >= (4 if life_loss else 1)
