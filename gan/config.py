@@ -20,13 +20,13 @@ BUDGET_FIELDS = ("epochs", "minutes")
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # The TensorFlow DCGAN tutorial, exactly: Adam(1e-4) with Keras' default betas, batch 256.
     "tutorial": {"batch_size": 256, "g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "beta_1": 0.9, "beta_2": 0.999,
-                 "mixed_precision": False, "ema": 0.0},
+                 "mixed_precision": False, "ema": 0.0, "lr_final_fraction": 1.0, "info_codes": 0},
     # Radford et al.'s DCGAN recipe (Adam, beta_1 0.5) with a larger step, which the moving average of G
     # smooths (5e-4 beat 2e-4 in 3-minute runs on seed 0).
     "dcgan": {"batch_size": 64, "g_learning_rate": 5e-4, "d_learning_rate": 5e-4, "beta_1": 0.5, "beta_2": 0.999,
-              "mixed_precision": True, "ema": 0.999},
+              "mixed_precision": True, "ema": 0.999, "lr_final_fraction": 0.0, "info_codes": 10},
     "mlp": {"batch_size": 64, "g_learning_rate": 2e-4, "d_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
-            "mixed_precision": False, "ema": 0.999},
+            "mixed_precision": False, "ema": 0.999, "lr_final_fraction": 1.0, "info_codes": 0},
 }
 """Per-architecture defaults of the fields left None."""
 
@@ -61,6 +61,12 @@ class GANConfig:
     """One-sided label smoothing: D's target for real images is 1 - this."""
     ema: float | None = None
     """Decay of a moving average of G's weights that samples and the exported generator come from; 0: use G's last weights."""
+    lr_final_fraction: float | None = None
+    """Both learning rates fall linearly over the budget (the larger of the time and the epoch fraction used) to this fraction of their start; 1: constant."""
+    info_codes: int | None = None
+    """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw one kind of digit, equally often. 0: off; with --conditional: 0."""
+    info_weight: float = 1.0
+    """Weight of the InfoGAN code's cross-entropy in both losses."""
     d_steps: int = 1
     """D updates (each on its own real batch) per G update."""
     train_limit: int | None = None
@@ -75,6 +81,8 @@ class GANConfig:
     def __post_init__(self):
         self.arch = check_choice("--arch", self.arch, ARCHS)
         self.dataset = check_choice("--dataset", self.dataset, sorted(DATASETS))
+        if self.conditional and self.info_codes is None:
+            self.info_codes = 0  # the labels already name the kind of image
         for name, value in ARCH_DEFAULTS[self.arch].items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -94,6 +102,13 @@ class GANConfig:
         self.label_smoothing = check_float("--label-smoothing", self.label_smoothing, min_value=0.0, max_value=1.0,
                                            max_inclusive=False)
         self.ema = check_float("--ema", self.ema, min_value=0.0, max_value=1.0, max_inclusive=False)
+        self.lr_final_fraction = check_float("--lr-final-fraction", self.lr_final_fraction, min_value=0.0, max_value=1.0)
+        self.info_codes = check_int("--info-codes", self.info_codes, min_value=0, max_value=self.noise_dim - 1)
+        if self.info_codes == 1:
+            raise UsageError("--info-codes 1 is no choice: give 0 (off) or at least 2 categories")
+        if self.info_codes and self.conditional:
+            raise UsageError(f"--info-codes {self.info_codes} is for unconditional models; --conditional already names the class")
+        self.info_weight = check_float("--info-weight", self.info_weight, min_value=0.0)
         self.d_steps = check_int("--d-steps", self.d_steps, min_value=1)
         if self.train_limit is not None:
             self.train_limit = check_int("--train-limit", self.train_limit, min_value=1)

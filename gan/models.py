@@ -6,13 +6,18 @@ model takes ``[z, label]`` / ``[image, label]``: G gets the label's embedding co
 adds to its logit the dot product of its last features with the label's embedding (a projection
 discriminator).
 
+With ``info_codes`` K > 0 (an InfoGAN categorical code, Chen et al. 2016; unconditional models) G
+reads z with its first K entries replaced by the one-hot of their argmax, a category drawn uniformly
+from z itself, so the exported generator still maps z alone to an image; D outputs K + 1 columns: the
+real/fake logit, then K logits that must recover the category from the image (`gan.trainer.GAN`).
+
 None of the discriminators uses batch normalisation, so the trainer can score real and generated
 images in one call without mixing their batch statistics.
 """
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from rllab.checks import check_choice, check_int
 
@@ -21,8 +26,11 @@ NUM_CLASSES = 10
 EMBEDDING_DIM = 50
 
 
-def _generator_inputs(noise_dim: int, conditional: bool):
+def _generator_inputs(noise_dim: int, conditional: bool, info_codes: int = 0):
     z = keras.Input(shape=(noise_dim,), name="z")
+    if info_codes:
+        category = ops.one_hot(ops.argmax(z[:, :info_codes], axis=-1), info_codes, dtype=z.dtype)
+        return [z], layers.Concatenate(name="code_and_noise")([category, z[:, info_codes:]])
     if not conditional:
         return [z], z
     label = keras.Input(shape=(), dtype="int32", name="label")
@@ -37,13 +45,16 @@ def _discriminator_inputs(conditional: bool):
     return [image, keras.Input(shape=(), dtype="int32", name="label")], image
 
 
-def _discriminator_head(inputs, features):
+def _discriminator_head(inputs, features, info_codes: int = 0):
     """The logit: Dense(1) on D's features, plus, when conditional, the projection of the features on
-    the label's embedding (Miyato & Koyama's projection discriminator)."""
+    the label's embedding (Miyato & Koyama's projection discriminator); with ``info_codes``, the code's
+    logits after it."""
     logit = layers.Dense(1, name="logit")(features)
     if len(inputs) > 1:
         embedded = layers.Embedding(NUM_CLASSES, features.shape[-1], name="label_projection")(inputs[1])
         logit = layers.Add(name="logit_and_projection")([logit, layers.Dot(axes=1)([embedded, features])])
+    if info_codes:
+        logit = layers.Concatenate(name="logit_and_code")([logit, layers.Dense(info_codes, name="code_logits")(features)])
     return layers.Activation("linear", dtype="float32", name="logit_float32")(logit)
 
 
@@ -55,8 +66,8 @@ def _model(inputs, outputs, name):
 # collective shape mismatches when G runs in both the D and the G phase of one step, TF 2.21).
 
 # --- tutorial: https://www.tensorflow.org/tutorials/generative/dcgan, layer for layer ---------------------------
-def tutorial_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Model:
-    inputs, x = _generator_inputs(noise_dim, conditional)
+def tutorial_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0) -> keras.Model:
+    inputs, x = _generator_inputs(noise_dim, conditional, info_codes)
     x = layers.Dense(7 * 7 * 256, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU()(x)
@@ -71,7 +82,7 @@ def tutorial_generator(noise_dim: int = 100, conditional: bool = False) -> keras
     return _model(inputs, out, "tutorial_generator")
 
 
-def tutorial_discriminator(conditional: bool = False) -> keras.Model:
+def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> keras.Model:
     inputs, x = _discriminator_inputs(conditional)
     x = layers.Conv2D(64, 5, strides=2, padding="same")(x)
     x = layers.LeakyReLU()(x)
@@ -80,14 +91,14 @@ def tutorial_discriminator(conditional: bool = False) -> keras.Model:
     x = layers.LeakyReLU()(x)
     x = layers.Dropout(0.3)(x)
     x = layers.Flatten()(x)
-    return _model(inputs, _discriminator_head(inputs, x), "tutorial_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes), "tutorial_discriminator")
 
 
 # --- dcgan: 3x3/4x4 kernels, half the tutorial's widths: ~0.6x its multiply-adds per trained image ----------
-def dcgan_generator(noise_dim: int = 100, conditional: bool = False, width: int = 64) -> keras.Model:
+def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0, width: int = 64) -> keras.Model:
     """z -> Dense 7x7x2w -> BN, LeakyReLU -> Conv 2w 3x3 (7x7) -> BN, LeakyReLU -> ConvT w 4x4 s2 (14x14)
     -> BN, LeakyReLU -> ConvT 1 4x4 s2 (28x28), tanh."""
-    inputs, x = _generator_inputs(noise_dim, conditional)
+    inputs, x = _generator_inputs(noise_dim, conditional, info_codes)
     x = layers.Dense(7 * 7 * 2 * width, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU(0.2)(x)
@@ -102,7 +113,7 @@ def dcgan_generator(noise_dim: int = 100, conditional: bool = False, width: int 
     return _model(inputs, out, "dcgan_generator")
 
 
-def dcgan_discriminator(conditional: bool = False, width: int = 64) -> keras.Model:
+def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = 64) -> keras.Model:
     """image -> Conv w 4x4 s2 (14x14) -> LeakyReLU -> Conv 2w 4x4 s2 (7x7) -> LeakyReLU -> Conv 2w 3x3
     -> LeakyReLU -> Dense 1 (no dropout, no batch norm)."""
     inputs, x = _discriminator_inputs(conditional)
@@ -113,13 +124,13 @@ def dcgan_discriminator(conditional: bool = False, width: int = 64) -> keras.Mod
     x = layers.Conv2D(2 * width, 3, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Flatten()(x)
-    return _model(inputs, _discriminator_head(inputs, x), "dcgan_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes), "dcgan_discriminator")
 
 
 # --- mlp: the course notes' first GAN -------------------------------------------------------------------------
-def mlp_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Model:
+def mlp_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0) -> keras.Model:
     """z -> Dense 256 -> 512 -> 1024 (LeakyReLU 0.2) -> Dense 784, tanh -> 28x28x1."""
-    inputs, x = _generator_inputs(noise_dim, conditional)
+    inputs, x = _generator_inputs(noise_dim, conditional, info_codes)
     for units in (256, 512, 1024):
         x = layers.Dense(units)(x)
         x = layers.LeakyReLU(0.2)(x)
@@ -128,7 +139,7 @@ def mlp_generator(noise_dim: int = 100, conditional: bool = False) -> keras.Mode
     return _model(inputs, out, "mlp_generator")
 
 
-def mlp_discriminator(conditional: bool = False) -> keras.Model:
+def mlp_discriminator(conditional: bool = False, info_codes: int = 0) -> keras.Model:
     """image -> Flatten -> Dense 512 -> 256 (LeakyReLU 0.2, Dropout 0.3) -> Dense 1."""
     inputs, x = _discriminator_inputs(conditional)
     x = layers.Flatten()(x)
@@ -136,7 +147,7 @@ def mlp_discriminator(conditional: bool = False) -> keras.Model:
         x = layers.Dense(units)(x)
         x = layers.LeakyReLU(0.2)(x)
         x = layers.Dropout(0.3)(x)
-    return _model(inputs, _discriminator_head(inputs, x), "mlp_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes), "mlp_discriminator")
 
 
 ARCHITECTURES = {
@@ -146,9 +157,10 @@ ARCHITECTURES = {
 }
 
 
-def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = False) -> tuple[keras.Model, keras.Model]:
+def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = False,
+                     info_codes: int = 0) -> tuple[keras.Model, keras.Model]:
     """``(generator, discriminator)`` of ``arch`` (uncompiled; built under the current dtype policy)."""
     arch = check_choice("--arch", arch, ARCHITECTURES)
     noise_dim = check_int("--noise-dim", noise_dim, min_value=1)
     make_g, make_d = ARCHITECTURES[arch]
-    return make_g(noise_dim, conditional), make_d(conditional)
+    return make_g(noise_dim, conditional, info_codes), make_d(conditional, info_codes)

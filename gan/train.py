@@ -112,9 +112,10 @@ def build_trainer(config: GANConfig, seed: int):
     from gan.models import build_gan_models
     from gan.trainer import GAN
 
-    generator, discriminator = build_gan_models(config.arch, noise_dim=config.noise_dim, conditional=config.conditional)
+    generator, discriminator = build_gan_models(config.arch, noise_dim=config.noise_dim, conditional=config.conditional,
+                                                info_codes=config.info_codes)
     gan = GAN(generator, discriminator, noise_dim=config.noise_dim, conditional=config.conditional, seed=seed,
-              ema=config.ema)
+              ema=config.ema, info_codes=config.info_codes, info_weight=config.info_weight)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
         g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
@@ -248,6 +249,9 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
     grids = run.artifact(GRIDS_DIR)
     extra = [
         budget, meter, EpochTimer(),
+        *([LinearLRDecay({gan.g_optimizer: config.g_learning_rate, gan.d_optimizer: config.d_learning_rate},
+                         config.lr_final_fraction, budget,
+                         None if config.epochs is None else config.epochs * steps)] if config.lr_final_fraction < 1 else []),
         ImageGridMonitor(lambda epoch: (sample(fixed_z, fixed_labels) + 1.0) / 2.0, grids, ncols=10 if config.conditional else 8),
         EvalCallback(evaluate_epoch, "eval/score", mode="max"),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: save_model_atomic(gan.sampler, run.artifact(GENERATOR_FILE))),
@@ -339,6 +343,31 @@ class ThroughputMeter(keras.callbacks.Callback):
 
     def images_per_second(self) -> float | None:
         return self.timed_images / self.timed_seconds if self.timed_seconds > 0 else None
+
+
+class LinearLRDecay(keras.callbacks.Callback):
+    """Moves each optimizer's learning rate linearly from its start value to ``final_fraction`` of it
+    over the budget: the larger of the share of ``budget`` spent and the share of ``total_steps`` done
+    (the first optimizer's iterations: one per train step), so a resumed run continues its schedule."""
+
+    def __init__(self, start_values: dict, final_fraction: float, budget, total_steps: int | None):
+        super().__init__()
+        self.optimizers = list(start_values)
+        self.start_values = [float(v) for v in start_values.values()]
+        self.final_fraction, self.budget, self.total_steps = final_fraction, budget, total_steps
+
+    def progress(self) -> float:
+        shares = [0.0]
+        if self.budget.seconds:
+            shares.append(self.budget.spent_seconds() / self.budget.seconds)
+        if self.total_steps:
+            shares.append(int(self.optimizers[0].iterations.numpy()) / self.total_steps)
+        return min(1.0, max(shares))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        scale = 1.0 - (1.0 - self.final_fraction) * self.progress()
+        for optimizer, start in zip(self.optimizers, self.start_values):
+            optimizer.learning_rate.assign(start * scale)
 
 
 class EpochPrinter(keras.callbacks.Callback):

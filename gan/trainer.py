@@ -15,6 +15,11 @@ and one step equals the one-device step over the global batch. Plain image batch
 
 Losses are means over the replica's batch; Keras reduces the gradients across replicas.
 
+With ``info_codes`` K > 0 (InfoGAN's categorical code, unsupervised: `gan.models`) the category of each
+fake is the argmax of its z's first K entries; D's extra K logits must recover it, and both D (on the
+fakes of its phase) and G add ``info_weight`` times that cross-entropy to their loss, so each category
+comes to stand for one kind of image, and the categories are drawn equally often.
+
 Four `keras.metrics.Mean` trackers (``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` =
 mean D(G(z))) are what ``fit()`` logs, so CSVLogger, TensorBoard, EarlyStopping and friends work
 unchanged. With ``ema > 0`` a moving average of G's weights is kept after each G update and is what
@@ -36,7 +41,8 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, noise_dim: int,
-                 conditional: bool = False, num_classes: int = 10, seed: int | None = None, ema: float = 0.0, **kwargs):
+                 conditional: bool = False, num_classes: int = 10, seed: int | None = None, ema: float = 0.0,
+                 info_codes: int = 0, info_weight: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -48,6 +54,8 @@ class GAN(keras.Model):
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         self.noise_dim = check_int("noise_dim", noise_dim, min_value=1)
+        self.info_codes = check_int("info_codes", info_codes, min_value=0, max_value=self.noise_dim - 1)
+        self.info_weight = check_float("info_weight", info_weight, min_value=0.0)
         self.conditional = bool(conditional)
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -61,7 +69,8 @@ class GAN(keras.Model):
         self.loss_fn = loss_fn or keras.losses.BinaryCrossentropy(from_logits=True)
         self.label_smoothing = check_float("label_smoothing", label_smoothing, min_value=0.0, max_value=1.0, max_inclusive=False)
         self.d_steps = check_int("d_steps", d_steps, min_value=1)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
+        names = ("d_loss", "g_loss", "d_real", "d_fake") + (("info_loss",) if self.info_codes else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     @property
     def metrics(self):
@@ -100,12 +109,22 @@ class GAN(keras.Model):
         return self.generator([z, labels] if self.conditional else z, training=training)
 
     def _d(self, images, labels, training):
-        logits = self.discriminator([images, labels] if self.conditional else images, training=training)
-        return tf.cast(logits, tf.float32)
+        """D's real/fake logits (B, 1) and, with info codes, its code logits (B, K); else None."""
+        logits = tf.cast(self.discriminator([images, labels] if self.conditional else images, training=training), tf.float32)
+        if not self.info_codes:
+            return logits, None
+        return logits[:, :1], logits[:, 1:]
+
+    def _info_loss(self, code_logits, z):
+        """Cross-entropy of D's guess of each fake's category (the argmax of z's first K entries); 0 without codes."""
+        if not self.info_codes:
+            return 0.0
+        codes = tf.argmax(z[:, :self.info_codes], axis=-1)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(codes, code_logits))
 
     def d_step(self, real, labels, z=None, fake_labels=None):
         """One D update on ``real`` and as many fresh fakes (from ``z``/``fake_labels`` when given);
-        returns (loss, mean D(x), mean D(G(z)))."""
+        returns (loss, mean D(x), mean D(G(z)), info loss)."""
         batch = tf.shape(real)[0]
         z = self._noise(batch) if z is None else z
         if self.conditional and fake_labels is None:
@@ -120,12 +139,14 @@ class GAN(keras.Model):
         both_labels = tf.concat([labels, fake_labels], axis=0) if self.conditional else None
         targets = tf.concat([tf.fill([batch, 1], 1.0 - self.label_smoothing), tf.zeros([batch, 1])], axis=0)
         with tf.GradientTape() as tape:
-            logits = self._d(images, both_labels, training=True)
+            logits, code_logits = self._d(images, both_labels, training=True)
             loss = self.loss_fn(targets, logits)
-        grads = tape.gradient(loss, self.discriminator.trainable_variables)
+            info_loss = self._info_loss(None if code_logits is None else code_logits[batch:], z)
+            total = loss + self.info_weight * info_loss
+        grads = tape.gradient(total, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
         probs = tf.sigmoid(logits)
-        return loss, tf.reduce_mean(probs[:batch]), tf.reduce_mean(probs[batch:])
+        return loss, tf.reduce_mean(probs[:batch]), tf.reduce_mean(probs[batch:]), info_loss
 
     def g_step(self, batch, z=None, labels=None):
         """One G update through the frozen D, target 1 (on ``z``/``labels`` when given); returns the loss."""
@@ -133,9 +154,10 @@ class GAN(keras.Model):
         if self.conditional and labels is None:
             labels = self._fake_labels(batch)
         with tf.GradientTape() as tape:
-            logits = self._d(self._g(z, labels, training=True), labels, training=True)
+            logits, code_logits = self._d(self._g(z, labels, training=True), labels, training=True)
             loss = self.loss_fn(tf.ones_like(logits), logits)
-        grads = tape.gradient(loss, self.generator.trainable_variables)
+            total = loss + self.info_weight * self._info_loss(code_logits, z)
+        grads = tape.gradient(total, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
         return loss
 
@@ -155,8 +177,10 @@ class GAN(keras.Model):
         batches = split(real)
         for real_batch, label_batch, z, fake_labels in zip(batches, split(labels), split(draws.get("z_d")),
                                                            split(draws.get("fake_labels_d"))):
-            d_loss, d_real, d_fake = self.d_step(real_batch, label_batch, z, fake_labels)
+            d_loss, d_real, d_fake, info_loss = self.d_step(real_batch, label_batch, z, fake_labels)
             self.trackers["d_loss"].update_state(d_loss)
+            if self.info_codes:
+                self.trackers["info_loss"].update_state(info_loss)
             self.trackers["d_real"].update_state(d_real)
             self.trackers["d_fake"].update_state(d_fake)
         g_loss = self.g_step(tf.shape(batches[0])[0], draws.get("z_g"), draws.get("fake_labels_g"))

@@ -79,7 +79,7 @@ def test_d_phase_changes_only_d_and_g_phase_only_g(arch):
     d_vars = gan.discriminator.trainable_variables  # (its dropout's random state is no weight)
 
     g_before, d_before = _values(g_vars), _values(d_vars)
-    loss, d_real, d_fake = gan.d_step(real, None)
+    loss, d_real, d_fake, _ = gan.d_step(real, None)
     assert not any(_changed(g_before, g_vars)), "the D phase changed a generator variable"
     assert all(_changed(d_before, d_vars))
     assert np.isfinite(float(loss)) and 0 < float(d_real) < 1 and 0 < float(d_fake) < 1
@@ -247,3 +247,78 @@ def test_cli_errors_are_one_line(argv, message, trained, tmp_path, capsys):
     assert _status(["gan", *[paths.get(a, a) for a in argv]]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+# --- InfoGAN code ------------------------------------------------------------------------------------------
+def test_info_code_is_the_argmax_of_the_first_noise_entries_and_d_learns_to_recover_it():
+    keras.utils.set_random_seed(0)
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=4, jit_compile=False), seed=0)
+    z = np.random.default_rng(2).standard_normal((6, 16)).astype(np.float32)
+    same_codes = z.copy()
+    same_codes[:, :4] = 3 * z[:, :4] + 1  # the argmax, the category, does not move
+    other_codes = z.copy()
+    other_codes[:, :4] = np.roll(z[:, :4], 1, axis=1)
+    image = gan.generator(z, training=False).numpy()
+    np.testing.assert_array_equal(image, gan.generator(same_codes, training=False).numpy())
+    assert np.abs(image - gan.generator(other_codes, training=False).numpy()).max(axis=(1, 2, 3)).min() > 0
+    assert gan.discriminator(image).shape == (6, 5)
+
+    real = np.random.default_rng(3).uniform(-1, 1, (32, 28, 28, 1)).astype(np.float32)
+    first = float(gan.train_step(real)["info_loss"])
+    for _ in range(40):
+        gan.train_step(real)
+    for tracker in gan.metrics:  # the trackers average over steps: read the last step alone
+        tracker.reset_state()
+    last = float(gan.train_step(real)["info_loss"])
+    assert first > 1.2 and last < 0.5  # ln 4 = 1.39 is a blind guess
+
+
+def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
+    from rllab.errors import UsageError
+
+    assert GANConfig(arch="dcgan").info_codes == 10
+    assert GANConfig(arch="dcgan", conditional=True).info_codes == 0
+    assert GANConfig(arch="tutorial").info_codes == 0
+    with pytest.raises(UsageError, match="--info-codes 10 is for unconditional"):
+        GANConfig(arch="dcgan", conditional=True, info_codes=10)
+    with pytest.raises(UsageError, match="--info-codes 1"):
+        GANConfig(arch="mlp", info_codes=1)
+
+
+def test_learning_rates_fall_linearly_over_the_larger_share_of_the_budget_used():
+    from gan.train import LinearLRDecay
+    from rllab.callbacks import TimeBudget
+
+    g, d = keras.optimizers.Adam(4e-4), keras.optimizers.Adam(2e-4)
+    budget = TimeBudget(100.0)
+    decay = LinearLRDecay({g: 4e-4, d: 2e-4}, 0.25, budget, total_steps=10)
+    g.iterations.assign(4)
+    decay.on_train_batch_begin(0)  # 40 % of the steps, no time yet
+    assert np.isclose(float(g.learning_rate.numpy()), 4e-4 * (1 - 0.75 * 0.4))
+    assert np.isclose(float(d.learning_rate.numpy()), 2e-4 * (1 - 0.75 * 0.4))
+    budget.spent_before = 80.0  # 80 % of the time: the larger share wins
+    decay.on_train_batch_begin(0)
+    assert np.isclose(float(g.learning_rate.numpy()), 4e-4 * (1 - 0.75 * 0.8))
+    budget.spent_before = 500.0
+    decay.on_train_batch_begin(0)
+    assert np.isclose(float(d.learning_rate.numpy()), 2e-4 * 0.25)
+
+
+def test_exported_dcgan_generator_with_an_info_code_loads_in_plain_keras(tmp_path):
+    import subprocess
+    import sys
+
+    from gan.models import build_gan_models
+
+    generator, _ = build_gan_models("dcgan", noise_dim=16, info_codes=4)
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype(np.float32)
+    path = tmp_path / "generator.keras"
+    generator.save(path)
+    np.save(tmp_path / "z.npy", z)
+    np.save(tmp_path / "expected.npy", generator(z, training=False).numpy())
+    code = ("import sys, numpy as np, keras; m = keras.models.load_model(sys.argv[1]); "
+            "z = np.load(sys.argv[2]); d = np.abs(m(z, training=False).numpy() - np.load(sys.argv[3])).max(); "
+            "sys.exit(0 if d < 1e-5 else 3)")
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "z.npy"), str(tmp_path / "expected.npy")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
