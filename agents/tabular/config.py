@@ -269,10 +269,16 @@ ENV_DEFAULTS: dict[str, dict[str, dict]] = {
         # time (weight 1/e per 3000 episodes) value every action by the recent policy: 0.885-0.89.
         "mc": dict(episodes=65_000, epsilon=_decay(1.0, 0.1, 4000), step_size=Schedule("constant", 0.0, 0.0, 1),
                    forget_episodes=3000),
+        # Exploring starts keep the Monte Carlo settings above; evaluating every 250 episodes let keep-the-best
+        # see a better greedy policy on seed 5 (0.863 with an evaluation every 1000; seeds 0-9 0.876-0.890).
+        "mc-es": dict(eval_every=250),
         "expected-sarsa": dict(episodes=30_000, epsilon=_decay(1.0, 0.01, 24_000), step_size=_decay(0.1, 0.01, 30_000)),
         # SARSA's 20000 episodes missed on seed 2 (0.856 of a bar of 0.868), 30000 on seed 3 (0.865): the
         # margin is small (the best stationary policy at this gamma is worth 0.894), so 40000.
-        "sarsa": dict(episodes=40_000, epsilon=_decay(1.0, 0.01, 32_000), step_size=_decay(0.1, 0.01, 40_000)),
+        # An evaluation every 250 episodes rather than 1000: keep-the-best then sees the greedy policy at more
+        # of its swings (seed 5 kept 0.863 with 40 evaluations, 0.878 with 160; seeds 0-9 0.878-0.889).
+        "sarsa": dict(episodes=40_000, epsilon=_decay(1.0, 0.01, 32_000), step_size=_decay(0.1, 0.01, 40_000),
+                      eval_every=250),
     },
     "Taxi-v4": {
         "all": dict(episodes=5000, gamma=0.99, epsilon=_decay(1.0, 0.01, 4000),
