@@ -177,8 +177,8 @@ def train_gan(
 
 
 def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, verbose: bool) -> dict:
-    from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, StopOnSignal, TimeBudget,
-                                 standard_callbacks)
+    from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, LinearLRDecay, StopOnSignal,
+                                 TimeBudget, standard_callbacks)
     from rllab.checkpoints import Checkpointer
     from rllab.models import save_model_atomic
     from rllab.seeding import seed_everything
@@ -343,31 +343,6 @@ class ThroughputMeter(keras.callbacks.Callback):
 
     def images_per_second(self) -> float | None:
         return self.timed_images / self.timed_seconds if self.timed_seconds > 0 else None
-
-
-class LinearLRDecay(keras.callbacks.Callback):
-    """Moves each optimizer's learning rate linearly from its start value to ``final_fraction`` of it
-    over the budget: the larger of the share of ``budget`` spent and the share of ``total_steps`` done
-    (the first optimizer's iterations: one per train step), so a resumed run continues its schedule."""
-
-    def __init__(self, start_values: dict, final_fraction: float, budget, total_steps: int | None):
-        super().__init__()
-        self.optimizers = list(start_values)
-        self.start_values = [float(v) for v in start_values.values()]
-        self.final_fraction, self.budget, self.total_steps = final_fraction, budget, total_steps
-
-    def progress(self) -> float:
-        shares = [0.0]
-        if self.budget.seconds:
-            shares.append(self.budget.spent_seconds() / self.budget.seconds)
-        if self.total_steps:
-            shares.append(int(self.optimizers[0].iterations.numpy()) / self.total_steps)
-        return min(1.0, max(shares))
-
-    def on_train_batch_begin(self, batch, logs=None):
-        scale = 1.0 - (1.0 - self.final_fraction) * self.progress()
-        for optimizer, start in zip(self.optimizers, self.start_values):
-            optimizer.learning_rate.assign(start * scale)
 
 
 class EpochPrinter(keras.callbacks.Callback):

@@ -315,3 +315,29 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.spent_before = self.spent_seconds()
         self._started = None
+
+
+class LinearLRDecay(keras.callbacks.Callback):
+    """Moves each optimizer's learning rate linearly from its start value to ``final_fraction`` of it
+    over the budget: the larger of the share of the `TimeBudget` spent and the share of ``total_steps``
+    done (the first optimizer's iterations: give one that steps once per train step), so a resumed run
+    continues its schedule. ``start_values``: ``{optimizer: start learning rate}``."""
+
+    def __init__(self, start_values: dict, final_fraction: float, budget, total_steps: int | None):
+        super().__init__()
+        self.optimizers = list(start_values)
+        self.start_values = [float(v) for v in start_values.values()]
+        self.final_fraction, self.budget, self.total_steps = final_fraction, budget, total_steps
+
+    def progress(self) -> float:
+        shares = [0.0]
+        if self.budget.seconds:
+            shares.append(self.budget.spent_seconds() / self.budget.seconds)
+        if self.total_steps:
+            shares.append(int(self.optimizers[0].iterations.numpy()) / self.total_steps)
+        return min(1.0, max(shares))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        scale = 1.0 - (1.0 - self.final_fraction) * self.progress()
+        for optimizer, start in zip(self.optimizers, self.start_values):
+            optimizer.learning_rate.assign(start * scale)

@@ -286,8 +286,7 @@ def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
 
 
 def test_learning_rates_fall_linearly_over_the_larger_share_of_the_budget_used():
-    from gan.train import LinearLRDecay
-    from rllab.callbacks import TimeBudget
+    from rllab.callbacks import LinearLRDecay, TimeBudget
 
     g, d = keras.optimizers.Adam(4e-4), keras.optimizers.Adam(2e-4)
     budget = TimeBudget(100.0)
