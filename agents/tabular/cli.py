@@ -31,7 +31,8 @@ DERIVED_DEFAULTS_HELP = (
     "model within T (1 - 1/T without a model); TD: epsilon 1 -> 0.01 over "
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
-    "averages that forget over 5% of the budget, no step-size floor; an evaluation every 5%.")
+    "averages that forget over 5% of the budget, no step-size floor (mc-off-policy: 0.1 -> 0.01 over the "
+    "budget); an evaluation every 5%.")
 
 _ENV_HELP = ("Gymnasium id with Discrete or Tuple-of-Discrete observations and Discrete actions, e.g. FrozenLake-v1, "
              "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1")

@@ -5,7 +5,8 @@
   action (the env's state is set directly; see `agents.tabular.envs.exploring_start`), then acts
   epsilon-greedily (epsilon 0 is the textbook's greedy policy);
 * ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
-  greedy (ties shared evenly), and each return is weighted by prod pi/b (S&B section 5.7).
+  greedy (ties shared evenly) with respect to the table the episode was played with, and each return
+  is weighted by prod pi/b (S&B section 5.7, except that "greedy" is not re-judged after each update).
 
 Each Q entry is an average of the returns that followed it. With ``forget_episodes`` set, that
 average forgets in *episode time*: a return's weight decays by 1/e over ``forget_episodes``
@@ -106,14 +107,28 @@ class OffPolicyMC(MonteCarloControl):
         super().__init__(n_states, n_actions, config, rng)
         self.weights = np.zeros((n_states, n_actions), dtype=np.float64)  # C(s, a): cumulative IS weights
         self.behaviour_probs: list[float] = []
+        self.target_probs: list[float] = []
 
     def begin_episode(self, episode):
         super().begin_episode(episode)
         self.behaviour_probs = []
+        self.target_probs = []
 
     def act(self, state):
         action = self.epsilon_greedy(self.q, state)
-        self.behaviour_probs.append(self.behaviour_probability(self.q, state, action))
+        # The target policy is the greedy policy of the Q table the episode is played with, fixed before its
+        # returns are known. Judging "greedy" after each backward update instead (S&B's box) lets the outcome
+        # choose which returns reach earlier steps: a failure lowers Q(s, a) until it is no longer greedy and
+        # stops there, a success raises it and flows on, so the values overestimate (FrozenLake8x8: greedy
+        # actions valued 0.7-0.9 where their true value was 0.4-0.6, exact greedy value 0.15 of 0.91).
+        row = self.q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead
+        top = max(row)
+        ties = row.count(top)
+        greedy = row[action] == top
+        self.behaviour_probs.append(((1.0 - self.epsilon) / ties if greedy else 0.0) + self.epsilon / self.n_actions)
+        # pi(a|s) splits evenly among tied best actions (sparse rewards leave many ties): 1 / ties, not
+        # "1 for the lowest index".
+        self.target_probs.append(1.0 / ties if greedy else 0.0)
         return action
 
     def bootstrap_value(self, state):
@@ -129,12 +144,9 @@ class OffPolicyMC(MonteCarloControl):
             # heavy weights of early, more random episodes are eventually forgotten.
             alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
             self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
-            row = self.q[state]
-            if row[action] < row.max():
+            if not self.target_probs[t]:
                 break  # the greedy target policy would not have taken it: earlier steps get weight 0
-            # The target policy splits evenly among tied best actions (sparse rewards leave many ties),
-            # so pi(a|s) = 1 / ties rather than "1 for the lowest index".
-            weight *= (1.0 / np.count_nonzero(row == row.max())) / self.behaviour_probs[t]
+            weight *= self.target_probs[t] / self.behaviour_probs[t]
 
     def state_arrays(self):
         return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "weights": self.weights}

@@ -95,6 +95,9 @@ def test_derived_defaults_follow_the_facts():
     assert double["episodes"] == pytest.approx(2 * td["episodes"], rel=0.05)  # budgets have two significant digits
     assert td["initial_q"] == 1.0  # optimism: the largest reward, so untried actions get tried
     assert td["epsilon"].end == 0.01 and mc["epsilon"].end >= 0.1 and mc["forget_episodes"] >= 1
+    # Off-policy Monte Carlo keeps a step-size floor: the importance weights of its first episodes are huge.
+    off_policy = derived_defaults("mc-off-policy", facts)
+    assert mc["step_size"].start == 0.0 and off_policy["step_size"].end > 0.0
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
     assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
 

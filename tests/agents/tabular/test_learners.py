@@ -9,7 +9,7 @@ import pytest
 from agents.tabular.agent import run_episode
 from agents.tabular.config import TD_ALGOS, MCConfig, Schedule, TDConfig
 from agents.tabular.envs import exploring_start, make_tabular_env
-from agents.tabular.mc import MonteCarloControl, first_visit_flags, mc_prediction
+from agents.tabular.mc import MonteCarloControl, OffPolicyMC, first_visit_flags, mc_prediction
 from agents.tabular.td import td0_prediction
 from agents.tabular.train import make_agent
 from rllab.errors import UsageError
@@ -115,6 +115,23 @@ def test_forgetting_monte_carlo_converges_on_the_chain(chain_q_star):
     config = _config("mc", CHAIN_ID, 3000, gamma=GAMMA, epsilon=Schedule("linear", 1.0, 0.0, 2000),
                      step_size=0.0, forget_episodes=300)
     np.testing.assert_allclose(_train(config).greedy_q(), chain_q_star, atol=0.03)
+
+
+@pytest.mark.parametrize("outcome", [1.0, 0.0])
+def test_off_policy_mc_passes_a_return_back_whatever_its_outcome(outcome):
+    """Both steps of the episode were greedy when taken, so the return reaches the first step whether the
+    game was won or lost. Judging "greedy" after the update instead, the loss (0 pulls Q(1, 0) under
+    Q(1, 1) = 0.4) would stop there and only wins would reach state 0: the values overestimate
+    (FrozenLake8x8-v1 greedy actions valued 0.7-0.9, true 0.4-0.6)."""
+    agent = OffPolicyMC(2, 2, MCConfig(algo="mc-off-policy", gamma=1.0, epsilon=0.0, step_size=0.0),
+                        np.random.default_rng(0))
+    agent.q[:] = [[0.5, 0.0], [0.5, 0.4]]
+    agent.begin_episode(0)
+    for state, next_state in ((0, 1), (1, 0)):
+        assert agent.act(state) == 0
+        agent.update(state, 0, outcome if state == 1 else 0.0, next_state, state == 1, False)
+    agent.end_episode()
+    assert agent.q[:, 0].tolist() == [outcome, outcome]
 
 
 def test_a_checkpoint_without_a_learners_table_is_a_usage_error():

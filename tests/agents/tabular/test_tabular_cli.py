@@ -362,7 +362,7 @@ def test_train_help_lists_every_default_with_the_per_env_values(capsys):
     text = " ".join(capsys.readouterr().out.split())
     unbroken = text.replace("- ", "-")  # argparse may wrap a line after the hyphen of "expected-sarsa"
     assert ("(default: 10000; FrozenLake-v1: 10000 (mc: 20000, mc-off-policy: 30000); FrozenLake8x8-v1: 20000 (mc: 65000, "
-            "expected-sarsa: 30000, sarsa: 40000); Taxi-v4: 5000 (mc: 30000)") in unbroken
+            "expected-sarsa: 30000, sarsa: 40000); Taxi-v4: 5000 (mc: 30000, mc-off-policy: 60000)") in unbroken
     assert "default: per env" not in text and "TensorFlow" not in text
     for flag in ("--epsilon", "--epsilon-end", "--epsilon-decay", "--epsilon-episodes", "--step-size", "--step-size-end",
                  "--step-size-decay", "--every-visit", "--keep-last", "--forget-episodes N|none"):
