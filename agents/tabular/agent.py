@@ -74,12 +74,17 @@ class Agent:
         best = [action for action, value in enumerate(row) if value == top]
         return best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
 
-    def behaviour_probability(self, q: np.ndarray, state: int, action: int) -> float:
-        """Probability that `epsilon_greedy` picks ``action`` in ``state``."""
-        row = q[state]
-        best = row == row.max()
-        greedy_share = (1.0 - self.epsilon) / best.sum() if best[action] else 0.0
-        return greedy_share + self.epsilon / self.n_actions
+    def action_probabilities(self, q: np.ndarray, state: int, action: int) -> tuple[float, float]:
+        """``(b, pi)``: the probability that `epsilon_greedy` picks ``action`` in ``state``, and that the
+        greedy policy of ``q`` does (it splits evenly among tied best actions, since sparse rewards leave
+        many ties: 1 / ties, not "1 for the lowest index")."""
+        row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
+        top = max(row)
+        explore = self.epsilon / self.n_actions
+        if row[action] != top:
+            return explore, 0.0
+        ties = row.count(top)
+        return (1.0 - self.epsilon) / ties + explore, 1.0 / ties
 
     def expected_value(self, q: np.ndarray, state: int) -> float:
         """Value of ``state`` under the epsilon-greedy policy of ``q``."""

@@ -121,14 +121,9 @@ class OffPolicyMC(MonteCarloControl):
         # choose which returns reach earlier steps: a failure lowers Q(s, a) until it is no longer greedy and
         # stops there, a success raises it and flows on, so the values overestimate (FrozenLake8x8: greedy
         # actions valued 0.7-0.9 where their true value was 0.4-0.6, exact greedy value 0.15 of 0.91).
-        row = self.q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead
-        top = max(row)
-        ties = row.count(top)
-        greedy = row[action] == top
-        self.behaviour_probs.append(((1.0 - self.epsilon) / ties if greedy else 0.0) + self.epsilon / self.n_actions)
-        # pi(a|s) splits evenly among tied best actions (sparse rewards leave many ties): 1 / ties, not
-        # "1 for the lowest index".
-        self.target_probs.append(1.0 / ties if greedy else 0.0)
+        behaviour, target = self.action_probabilities(self.q, state, action)
+        self.behaviour_probs.append(behaviour)
+        self.target_probs.append(target)
         return action
 
     def bootstrap_value(self, state):
