@@ -26,10 +26,16 @@ NUM_CLASSES = 10
 EMBEDDING_DIM = 50
 
 
+def info_category(z, info_codes: int):
+    """The InfoGAN category of each noise vector: the argmax of its first ``info_codes`` entries (so it is
+    uniform over the categories and needs no input of its own); G reads it, D's code logits must recover it."""
+    return ops.argmax(z[:, :info_codes], axis=-1)
+
+
 def _generator_inputs(noise_dim: int, conditional: bool, info_codes: int = 0):
     z = keras.Input(shape=(noise_dim,), name="z")
     if info_codes:
-        category = ops.one_hot(ops.argmax(z[:, :info_codes], axis=-1), info_codes, dtype=z.dtype)
+        category = ops.one_hot(info_category(z, info_codes), info_codes, dtype=z.dtype)
         return [z], layers.Concatenate(name="code_and_noise")([category, z[:, info_codes:]])
     if not conditional:
         return [z], z

@@ -30,6 +30,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gan.models import info_category
 from rllab.checks import check_float, check_int
 
 
@@ -119,7 +120,7 @@ class GAN(keras.Model):
         """Cross-entropy of D's guess of each fake's category (the argmax of z's first K entries); 0 without codes."""
         if not self.info_codes:
             return 0.0
-        codes = tf.argmax(z[:, :self.info_codes], axis=-1)
+        codes = info_category(z, self.info_codes)
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(codes, code_logits))
 
     def d_step(self, real, labels, z=None, fake_labels=None):
