@@ -100,7 +100,7 @@ _TRAIN_DOCS = {
     "keep_best": "keep the Q table whose greedy policy measured best during training (every --eval-every "
                  "episodes; exact where the env has a model), not the last one (--no-keep-best, or --keep-last)",
     "first_visit": "Monte Carlo: update only the first visit of a state-action in an episode "
-                   "(--no-first-visit, or --every-visit: every visit; mc-off-policy always updates every visit)",
+                   "(--no-first-visit, or --every-visit: every visit; mc-off-policy's default)",
     "sample_average": "Monte Carlo: step size max(1/N(s, a), --step-size), the exact average of the first "
                       "1/step-size returns, then a recency-weighted one (--no-sample-average: --step-size alone)",
     "forget_episodes": "Monte Carlo: a return's weight in its average decays by 1/e over N episodes, however often "

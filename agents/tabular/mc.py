@@ -6,7 +6,8 @@
   epsilon-greedily (epsilon 0 is the textbook's greedy policy);
 * ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
   greedy (ties shared evenly) with respect to the table the episode was played with, and each return
-  is weighted by prod pi/b (S&B section 5.7, except that "greedy" is not re-judged after each update).
+  is weighted by prod pi/b (S&B section 5.7, except that "greedy" is not re-judged after each update);
+  every visit by default (`METHOD_DEFAULTS`), first visits with ``first_visit``.
 
 Each Q entry is an average of the returns that followed it. With ``forget_episodes`` set, that
 average forgets in *episode time*: a return's weight decays by 1/e over ``forget_episodes``
@@ -130,15 +131,17 @@ class OffPolicyMC(MonteCarloControl):
         return float(self.q[state].max())
 
     def end_episode(self):
+        first = first_visit_flags(self.episode) if self.config.first_visit else None
         g, weight = self.tail_value, 1.0
         for t in range(len(self.episode) - 1, -1, -1):
             state, action, reward = self.episode[t]
             g = reward + self.gamma * g
-            total = self.add_weight(self.weights, state, action, weight)
-            # Weighted IS averages with W / C(s, a); as for on-policy averages, step_size is a floor so the
-            # heavy weights of early, more random episodes are eventually forgotten.
-            alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
-            self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
+            if first is None or first[t]:
+                total = self.add_weight(self.weights, state, action, weight)
+                # Weighted IS averages with W / C(s, a); as for on-policy averages, step_size is a floor so the
+                # heavy weights of early, more random episodes are eventually forgotten.
+                alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
+                self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
             if not self.target_probs[t]:
                 break  # the greedy target policy would not have taken it: earlier steps get weight 0
             weight *= self.target_probs[t] / self.behaviour_probs[t]

@@ -119,6 +119,14 @@ def test_derived_defaults_for_a_made_up_map_are_valid_and_stored_in_config_json(
     assert main(["tabular", "train", "--resume", "--run-dir", str(run_dir), "--quiet"]) == 0
 
 
+@pytest.mark.parametrize("env, env_kwargs", [("Taxi-v4", None), ("FrozenLake-v1", MADE_UP_MAP)])
+def test_off_policy_monte_carlo_updates_every_visit_unless_told_and_says_so(env, env_kwargs):
+    """config.json records what the learner does: every visit is off-policy MC's default, named or derived task."""
+    assert default_config("mc-off-policy", env, env_kwargs).first_visit is False
+    assert default_config("mc-off-policy", env, env_kwargs, first_visit=True).first_visit is True
+    assert default_config("mc", env, env_kwargs).first_visit is True
+
+
 def test_a_flag_still_overrides_a_derived_default(tmp_path):
     config = default_config("sarsa", "FrozenLake-v1", MADE_UP_MAP, gamma=0.5, epsilon={"end": 0.2})
     assert config.gamma == 0.5 and config.epsilon.end == 0.2 and config.epsilon.start == 1.0

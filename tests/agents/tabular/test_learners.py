@@ -134,6 +134,21 @@ def test_off_policy_mc_passes_a_return_back_whatever_its_outcome(outcome):
     assert agent.q[:, 0].tolist() == [outcome, outcome]
 
 
+@pytest.mark.parametrize("first_visit, expected", [(False, 0.75), (True, 0.5)])
+def test_off_policy_mc_honours_first_visit(first_visit, expected):
+    """(0, 0) is taken twice; its returns are 0.5 (first visit) and 1 (second). Every visit averages both
+    (weight 1 each), first visit keeps only the first."""
+    config = MCConfig(algo="mc-off-policy", gamma=0.5, epsilon=0.0, step_size=0.0, first_visit=first_visit)
+    agent = OffPolicyMC(2, 2, config, np.random.default_rng(0))
+    agent.q[0] = [0.5, 0.0]
+    agent.begin_episode(0)
+    for reward, terminated in ((0.0, False), (1.0, True)):
+        assert agent.act(0) == 0
+        agent.update(0, 0, reward, 0 if not terminated else 1, terminated, False)
+    agent.end_episode()
+    assert agent.q[0, 0] == pytest.approx(expected)
+
+
 def test_a_checkpoint_without_a_learners_table_is_a_usage_error():
     agent = MonteCarloControl(2, 2, MCConfig(forget_episodes=5), np.random.default_rng(0))
     with pytest.raises(UsageError, match="last_update"):
