@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, GAMMA_STEPS,
                                    MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES, SCHEDULE_FLAGS, SCHEDULE_KINDS,
-                                   TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
+                                   STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
@@ -24,15 +24,17 @@ DERIVED_DEFAULTS_HELP = (
     "Any other task (another env, map, dynamics or time limit, e.g. --env-kwargs '{\"desc\": [...]}' or "
     "'{\"map_name\": \"8x8\", \"is_slippery\": false}') gets defaults derived from the task: episodes "
     f"{EPISODES_PER_PAIR['stochastic']} per state-action where the model shows random outcomes (slippery), "
-    f"{EPISODES_PER_PAIR['deterministic']} where not, at least {MIN_DERIVED_EPISODES} and at most "
-    f"{MAX_DERIVED_EPISODES} (double-q and Monte Carlo twice that); initial Q the largest reward where it is "
+    f"{EPISODES_PER_PAIR['deterministic']} where not, and with random outcomes at least "
+    f"{STEPS_PER_PAIR['stochastic']} steps per state-action at the random policy's episode length (from the model), "
+    f"double-q and Monte Carlo twice that, all within {MIN_DERIVED_EPISODES}-{MAX_DERIVED_EPISODES} episodes; "
+    "initial Q the largest reward where it is "
     "positive (optimism); gamma 1 - c/T with T the time limit (else the step cap) and c "
     f"the one of {', '.join(f'{c:g}' for c in GAMMA_STEPS)} whose optimal stationary policy scores best on the "
     "model within T (1 - 1/T without a model); TD: epsilon 1 -> 0.01 over "
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
-    "averages that forget over 5% of the budget, no step-size floor (mc-off-policy: 0.1 -> 0.01 over the "
-    "budget); an evaluation every 5%.")
+    "averages that forget over 5% of the budget, mc and mc-es count the optimistic initial Q as one return "
+    "(--initial-weight 1), no step-size floor (mc-off-policy: 0.1 -> 0.01 over the budget); an evaluation every 5%.")
 
 _ENV_HELP = ("Gymnasium id with Discrete or Tuple-of-Discrete observations and Discrete actions, e.g. FrozenLake-v1, "
              "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1")
@@ -166,7 +168,7 @@ def _add_train(commands) -> None:
                     "stretches the default schedules with it; config.json records the values used and, under "
                     "defaults_from, where they came from.",
         epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
-               "--first-visit, --sample-average and --forget-episodes). Ctrl-C finishes the episode and saves a "
+               "--first-visit, --sample-average, --forget-episodes and --initial-weight). Ctrl-C finishes the episode and saves a "
                "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
     )
     flags = add_config_flags(
@@ -175,7 +177,7 @@ def _add_train(commands) -> None:
         choices={"algo": CONTROL_ALGOS, "epsilon.kind": SCHEDULE_KINDS, "step_size.kind": SCHEDULE_KINDS},
         parsers={"gamma": probability, "epsilon.start": probability, "epsilon.end": probability,
                  "step_size.start": _nonneg_number, "step_size.end": _nonneg_number, "eval_every": nonneg_int,
-                 "stop_at_optimum": nonneg_int},
+                 "stop_at_optimum": nonneg_int, "initial_weight": _nonneg_number},
         defaults={"algo": ControlConfig.algo, **per_env_defaults()},
         docs=_TRAIN_DOCS,
         skip=("defaults_from",),

@@ -18,7 +18,7 @@ TD_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q")
 MC_ALGOS = ("mc", "mc-es", "mc-off-policy")
 CONTROL_ALGOS = TD_ALGOS + MC_ALGOS
 DP_METHODS = ("value-iteration", "policy-iteration", "finite-horizon")
-MC_ONLY_FIELDS = ("first_visit", "sample_average", "forget_episodes")
+MC_ONLY_FIELDS = ("first_visit", "sample_average", "forget_episodes", "initial_weight")
 
 SCHEDULE_FLAGS = {
     "epsilon": {"kind": "--epsilon-decay", "start": "--epsilon", "end": "--epsilon-end", "episodes": "--epsilon-episodes"},
@@ -174,10 +174,17 @@ class MCConfig(ControlConfig):
     """Make the averages forget in episode time: a return's weight decays by 1/e over this many
     episodes, whatever the visit rate of its state-action, so rarely taken actions are valued by
     the recent policy as much as frequent ones (None: counts never decay)."""
+    initial_weight: float = 0.0
+    """Weight of the initial Q in each average, as if that many returns of that value had come at episode 0
+    (they fade with --forget-episodes like any return); 0: the first return replaces it. With an
+    optimistic initial Q, an action that disappointed once still looks worth a try, so the policy keeps
+    exploring where rewards are rare (TD keeps its optimism by bootstrapping; Monte Carlo would not).
+    Derived defaults: 1 for mc and mc-es where the initial Q is optimistic."""
 
     def __post_init__(self):
         super().__post_init__()
         check_choice("--algo (Monte Carlo)", self.algo, MC_ALGOS)
+        self.initial_weight = check_float("--initial-weight", self.initial_weight, min_value=0.0)
         if self.forget_episodes is not None:
             self.forget_episodes = check_int("--forget-episodes", self.forget_episodes, min_value=1)
 
@@ -359,13 +366,18 @@ class TaskFacts:
     gamma: float | None
     """Of the discounts `GAMMA_STEPS` away from 1 (in units of 1/horizon), the one whose optimal
     stationary policy scores best on the model within the horizon (None: no model or no horizon)."""
+    random_episode_length: float | None = None
+    """Expected steps of an episode under the uniformly random policy, within the horizon, from the model
+    (None: no model). Short ones (holes beside the start) mean few updates per episode."""
 
     def describe(self) -> str:
         limit = ("none" if self.horizon is None else
                  f"time limit {self.horizon}" if self.time_limited else f"step cap {self.horizon}")
         dynamics = {True: "stochastic", False: "deterministic", None: "no model"}[self.stochastic]
         rewards = "" if self.reward_range is None else f", rewards {self.reward_range[0]:g}..{self.reward_range[1]:g}"
-        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}"
+        length = ("" if self.random_episode_length is None
+                  else f", random-policy episodes {self.random_episode_length:.1f} steps")
+        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}{length}"
 
 
 GAMMA_STEPS = (1.0, 2.0, 0.5, 5.0)
@@ -398,7 +410,8 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
     if model is None:
         return TaskFacts(**facts)
     rewards = _model_rewards(made, model)
-    facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made))
+    facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made),
+                 random_episode_length=_random_episode_length(model, horizon))
     if horizon is not None and model.n_states * model.n_actions <= GAMMA_SEARCH_MAX_PAIRS:
         best_value, best_gamma = -math.inf, None
         for steps in GAMMA_STEPS:
@@ -411,6 +424,20 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
                 best_value, best_gamma = value, gamma
         facts["gamma"] = best_gamma
     return TaskFacts(**facts)
+
+
+def _random_episode_length(model, horizon: int | None) -> float:
+    """Expected steps of an episode under the uniformly random policy: the sum over t < horizon of the
+    chance that the episode is still going at step t (at most `RANDOM_LENGTH_MAX_STEPS` steps summed)."""
+    step = model.transition.mean(axis=1)  # (S, S): the random policy's chance of going on from s to s'
+    alive = model.initial.astype(float)
+    length = 0.0
+    for _ in range(min(horizon or RANDOM_LENGTH_MAX_STEPS, RANDOM_LENGTH_MAX_STEPS)):
+        length += alive.sum()
+        if alive.sum() < 1e-9:
+            break
+        alive = alive @ step
+    return float(length)
 
 
 def _model_rewards(made, model) -> list[float]:
@@ -438,21 +465,30 @@ def _round_budget(episodes: float) -> int:
 
 EPISODES_PER_PAIR = {"deterministic": 40, "stochastic": 160}
 """Derived budget: training episodes per state-action pair (at least `MIN_DERIVED_EPISODES`)."""
+STEPS_PER_PAIR = {"deterministic": 0, "stochastic": 2000}
+"""Derived budget, also: at least this many steps per state-action pair, counted at the random policy's
+episode length. Where holes beside the start end most episodes within a few steps, 160 episodes per
+pair give each pair too few updates: on slippery random 8x8 map 0 (random episodes 6 steps, optimum
+0.078) Q-learning's 41000 episodes reached 0.79 of the optimum, 82000 0.94."""
+RANDOM_LENGTH_MAX_STEPS = 10_000
 TD_EXPLORATION_SHARE = 0.4
 """Derived TD epsilon reaches 0.01 after this share of the budget: optimistic initial values (the largest
 reward) already lead the agent to what it has not tried, and the random steps of a high epsilon mostly
 end in holes (on slippery random 8x8 maps, 0.4 rather than 0.8 took Q-learning from 0.95 to 0.99 of the
 optimum on a map not in the benchmark's suite)."""
 MIN_DERIVED_EPISODES = 5000
-MAX_DERIVED_EPISODES = 200_000
+MAX_DERIVED_EPISODES = 150_000
+"""The most episodes of a derived budget, any method: on slippery random 8x8 maps a learned policy's
+episodes run to ~45 steps, and Double Q-learning's 240000 took 73 s here (150000: ~45 s)."""
 
 
 def derived_defaults(algo: str, facts: TaskFacts) -> dict:
     """The settings of ``algo`` on a task with no `ENV_DEFAULTS` entry, from its `TaskFacts`.
 
     * budget: `EPISODES_PER_PAIR` episodes per state-action (more where outcomes are random: each
-      estimate averages noisy returns), within [`MIN_DERIVED_EPISODES`, `MAX_DERIVED_EPISODES`];
-      Double Q-learning and Monte Carlo twice that (half the steps per table; no bootstrapping);
+      estimate averages noisy returns), or more where random episodes are short (`STEPS_PER_PAIR`),
+      Double Q-learning and Monte Carlo twice that (half the steps per table; no bootstrapping), all
+      within [`MIN_DERIVED_EPISODES`, `MAX_DERIVED_EPISODES`];
     * initial Q: the largest reward where it is positive (optimism: untried actions look best until tried;
       where every reward is negative 0 is optimistic already);
     * gamma: `TaskFacts.gamma` (searched on the model), else 1 - 1/T, else 1;
@@ -462,14 +498,18 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
       being tried, so its average follows the current policy), averages that forget in episode time
       over 5 % of the budget (`MCConfig.forget_episodes`), no step-size floor except for off-policy
       Monte Carlo (0.1 -> 0.01 over the budget: the weights of its first, near-random episodes are huge);
+      mc and mc-es count the optimistic initial Q as one return (`MCConfig.initial_weight`);
     * an evaluation every 5 % of the budget (keep-the-best and the stop at the optimum use them).
     """
     stochastic = facts.stochastic is not False  # no model: assume the worst
-    per_pair = EPISODES_PER_PAIR["stochastic" if stochastic else "deterministic"]
-    episodes = min(MAX_DERIVED_EPISODES, max(MIN_DERIVED_EPISODES, per_pair * facts.n_states * facts.n_actions))
+    kind = "stochastic" if stochastic else "deterministic"
+    pairs = facts.n_states * facts.n_actions
+    episodes = max(MIN_DERIVED_EPISODES, EPISODES_PER_PAIR[kind] * pairs)
+    if facts.random_episode_length:
+        episodes = max(episodes, STEPS_PER_PAIR[kind] * pairs / facts.random_episode_length)
     if algo == "double-q" or algo in MC_ALGOS:
         episodes *= 2  # Double Q: each table learns from half the steps; Monte Carlo: no bootstrapping
-    episodes = _round_budget(episodes)
+    episodes = _round_budget(min(MAX_DERIVED_EPISODES, episodes))
     if facts.gamma is not None:
         gamma = facts.gamma
     elif facts.horizon is not None:
@@ -489,6 +529,8 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         settings["step_size"] = (_decay(0.1, 0.01, episodes) if algo == "mc-off-policy"
                                  else Schedule("constant", 0.0, 0.0, 1))
         settings["forget_episodes"] = max(1, episodes // 20)
+        if "initial_q" in settings and algo != "mc-off-policy":
+            settings["initial_weight"] = 1.0  # optimism that outlives the first disappointing return
     return settings
 
 

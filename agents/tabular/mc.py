@@ -13,7 +13,8 @@ Each Q entry is an average of the returns that followed it. With ``forget_episod
 average forgets in *episode time*: a return's weight decays by 1/e over ``forget_episodes``
 episodes, however often its state-action is visited. A per-sample step-size floor would instead
 let a rarely taken action keep returns from a far older, worse policy; it then stays
-underestimated, the greedy policy stops trying it, and the policy locks in.
+underestimated, the greedy policy stops trying it, and the policy locks in. With ``initial_weight``
+the initial Q counts as that many returns seen at episode 0, so optimism outlives the first return.
 
 Returns are computed backwards at the end of the episode. If a time limit *truncated* the
 episode, the return of its last state starts from that state's value (bootstrapped from Q) rather
@@ -35,7 +36,7 @@ class MonteCarloControl(Agent):
     def __init__(self, n_states, n_actions, config, rng):
         super().__init__(n_states, n_actions, config, rng)
         # N(s, a) for sample averages; with forget_episodes, a count that decays with episodes since last_update.
-        self.visits = np.zeros((n_states, n_actions), dtype=np.float64)
+        self.visits = np.full((n_states, n_actions), config.initial_weight, dtype=np.float64)
         self.last_update = np.zeros((n_states, n_actions), dtype=np.float64)  # episode of each entry's last update
         self.episode: list[tuple[int, int, float]] = []
         self.episode_index = 0
@@ -106,7 +107,7 @@ class OffPolicyMC(MonteCarloControl):
 
     def __init__(self, n_states, n_actions, config, rng):
         super().__init__(n_states, n_actions, config, rng)
-        self.weights = np.zeros((n_states, n_actions), dtype=np.float64)  # C(s, a): cumulative IS weights
+        self.weights = np.full((n_states, n_actions), config.initial_weight, dtype=np.float64)  # C(s, a): cumulative IS weights
         self.behaviour_probs: list[float] = []
         self.target_probs: list[float] = []
 

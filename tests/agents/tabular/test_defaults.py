@@ -2,6 +2,7 @@
 the stop at the optimum, and the benchmark's random-map suite."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 
 import agents.tabular.train as train_module
-from agents.tabular.config import (MCConfig, Schedule, TDConfig, config_from_dict, default_config, derived_defaults, named_task,
-                                   task_facts)
+from agents.tabular.config import (EPISODES_PER_PAIR, STEPS_PER_PAIR, MCConfig, Schedule, TDConfig, config_from_dict,
+                                   default_config, derived_defaults, named_task, task_facts)
 from agents.tabular.mc import MonteCarloControl
 from rllab.cli import main
 
@@ -98,8 +99,25 @@ def test_derived_defaults_follow_the_facts():
     # Off-policy Monte Carlo keeps a step-size floor: the importance weights of its first episodes are huge.
     off_policy = derived_defaults("mc-off-policy", facts)
     assert mc["step_size"].start == 0.0 and off_policy["step_size"].end > 0.0
+    # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).
+    assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
     assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
+
+
+def test_derived_budget_gives_each_pair_enough_steps_where_random_episodes_are_short():
+    facts = task_facts("FrozenLake-v1", MADE_UP_MAP)
+    # Random play on the made-up map: from the start, a hole or the goal is one or two slips away.
+    assert 1.0 < facts.random_episode_length < 100.0
+    assert "random-policy episodes" in facts.describe()
+    long_episodes = dataclasses.replace(facts, n_states=64, random_episode_length=40.0)
+    short_episodes = dataclasses.replace(long_episodes, random_episode_length=5.0)
+    long_budget = derived_defaults("q-learning", long_episodes)["episodes"]
+    short_budget = derived_defaults("q-learning", short_episodes)["episodes"]
+    assert long_budget == pytest.approx(EPISODES_PER_PAIR["stochastic"] * 64 * 4, rel=0.05)  # the per-episode rule
+    assert short_budget == pytest.approx(STEPS_PER_PAIR["stochastic"] * 64 * 4 / 5.0, rel=0.05)
+    no_model = dataclasses.replace(long_episodes, random_episode_length=None)
+    assert derived_defaults("q-learning", no_model)["episodes"] == long_budget
 
 
 @pytest.mark.parametrize("algo", ["q-learning", "mc"])

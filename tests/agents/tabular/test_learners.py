@@ -111,6 +111,16 @@ def test_monte_carlo_averages_forget_in_episode_time(forget, expected):
     assert agent.last_update[0, 0] == 10
 
 
+@pytest.mark.parametrize("initial_weight, expected", [(0.0, 0.0), (1.0, 0.5), (3.0, 0.75)])
+def test_monte_carlo_counts_the_initial_value_as_initial_weight_returns(initial_weight, expected):
+    """An optimistic Q of 1 and one return of 0: with weight w the average is w / (w + 1)."""
+    config = MCConfig(gamma=1.0, step_size=0.0, initial_q=1.0, initial_weight=initial_weight)
+    agent = MonteCarloControl(2, 2, config, np.random.default_rng(0))
+    _one_step_episode(agent, 0, 0.0)
+    assert agent.q[0, 0] == pytest.approx(expected)
+    assert agent.q[0, 1] == 1.0  # untried: still the initial value
+
+
 def test_forgetting_monte_carlo_converges_on_the_chain(chain_q_star):
     config = _config("mc", CHAIN_ID, 3000, gamma=GAMMA, epsilon=Schedule("linear", 1.0, 0.0, 2000),
                      step_size=0.0, forget_episodes=300)
