@@ -471,6 +471,7 @@ episode length. Where holes beside the start end most episodes within a few step
 pair give each pair too few updates: on slippery random 8x8 map 0 (random episodes 6 steps, optimum
 0.078) Q-learning's 41000 episodes reached 0.79 of the optimum, 82000 0.94."""
 RANDOM_LENGTH_MAX_STEPS = 10_000
+"""Steps summed for `TaskFacts.random_episode_length` where no time limit or step cap ends episodes sooner."""
 TD_EXPLORATION_SHARE = 0.4
 """Derived TD epsilon reaches 0.01 after this share of the budget: optimistic initial values (the largest
 reward) already lead the agent to what it has not tried, and the random steps of a high epsilon mostly
@@ -479,7 +480,7 @@ optimum on a map not in the benchmark's suite)."""
 MIN_DERIVED_EPISODES = 5000
 MAX_DERIVED_EPISODES = 150_000
 """The most episodes of a derived budget, any method: on slippery random 8x8 maps a learned policy's
-episodes run to ~45 steps, and Double Q-learning's 240000 took 73 s here (150000: ~45 s)."""
+episodes run to ~45 steps, and Double Q-learning's 240000 took 73 s here (150000: at most 51 s)."""
 
 
 def derived_defaults(algo: str, facts: TaskFacts) -> dict:
