@@ -433,9 +433,10 @@ def _random_episode_length(model, horizon: int | None) -> float:
     alive = model.initial.astype(float)
     length = 0.0
     for _ in range(min(horizon or RANDOM_LENGTH_MAX_STEPS, RANDOM_LENGTH_MAX_STEPS)):
-        length += alive.sum()
-        if alive.sum() < 1e-9:
+        going = alive.sum()
+        if going < 1e-9:
             break
+        length += going
         alive = alive @ step
     return float(length)
 
