@@ -20,7 +20,7 @@ from agents.tabular.agent import Agent
 
 class QLearning(Agent):
     def next_value(self, next_state: int) -> float:
-        return float(self.q[next_state].max())
+        return max(self.q[next_state].tolist())
 
     def update(self, state, action, reward, next_state, terminated, truncated):
         target = reward if terminated else reward + self.gamma * self.next_value(next_state)
