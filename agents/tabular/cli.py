@@ -13,9 +13,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, GAMMA_STEPS,
-                                   MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES, SCHEDULE_FLAGS, SCHEDULE_KINDS,
-                                   STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
+from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, EVALUATIONS_PER_RUN,
+                                   GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES, SCHEDULE_FLAGS,
+                                   SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig,
+                                   DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
@@ -34,7 +35,9 @@ DERIVED_DEFAULTS_HELP = (
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
     "averages that forget over 5% of the budget, mc and mc-es count the optimistic initial Q as one return "
-    "(--initial-weight 1), no step-size floor (mc-off-policy: 0.1 -> 0.01 over the budget); an evaluation every 5%.")
+    "(--initial-weight 1), no step-size floor (mc-off-policy: 0.1 -> 0.01 over the budget); "
+    f"{EVALUATIONS_PER_RUN['model']} evaluations of the greedy policy per run where the model gives their exact "
+    f"value, else {EVALUATIONS_PER_RUN['no model']}.")
 
 _ENV_HELP = ("Gymnasium id with Discrete or Tuple-of-Discrete observations and Discrete actions, e.g. FrozenLake-v1, "
              "FrozenLake8x8-v1, Taxi-v4, CliffWalking-v1, Blackjack-v1")

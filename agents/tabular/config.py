@@ -466,11 +466,12 @@ def _round_budget(episodes: float) -> int:
 
 EPISODES_PER_PAIR = {"deterministic": 40, "stochastic": 160}
 """Derived budget: training episodes per state-action pair (at least `MIN_DERIVED_EPISODES`)."""
-STEPS_PER_PAIR = {"deterministic": 0, "stochastic": 2000}
+STEPS_PER_PAIR = {"deterministic": 0, "stochastic": 4000}
 """Derived budget, also: at least this many steps per state-action pair, counted at the random policy's
 episode length. Where holes beside the start end most episodes within a few steps, 160 episodes per
 pair give each pair too few updates: on slippery random 8x8 map 0 (random episodes 6 steps, optimum
-0.078) Q-learning's 41000 episodes reached 0.79 of the optimum, 82000 0.94."""
+0.078) Q-learning's 41000 episodes reached 0.79 of the optimum, 82000 0.94; Double Q-learning and mc
+needed the 300000 of 4000 steps per pair (0.82 and 0.33 of the optimum at 150000, 0.91 at 300000)."""
 RANDOM_LENGTH_MAX_STEPS = 10_000
 """Steps summed for `TaskFacts.random_episode_length` where no time limit or step cap ends episodes sooner."""
 TD_EXPLORATION_SHARE = 0.4
@@ -479,9 +480,18 @@ reward) already lead the agent to what it has not tried, and the random steps of
 end in holes (on slippery random 8x8 maps, 0.4 rather than 0.8 took Q-learning from 0.95 to 0.99 of the
 optimum on a map not in the benchmark's suite)."""
 MIN_DERIVED_EPISODES = 5000
-MAX_DERIVED_EPISODES = 150_000
+MAX_DERIVED_EPISODES = 300_000
 """The most episodes of a derived budget, any method: on slippery random 8x8 maps a learned policy's
-episodes run to ~45 steps, and Double Q-learning's 240000 took 73 s here (150000: at most 51 s)."""
+episodes run to ~45 steps, and Double Q-learning's 300000 took at most 46.5 s here (the runs must fit
+in 60 s; 450000 took 46 s on map 0, whose holes end many episodes early)."""
+
+
+EVALUATIONS_PER_RUN = {"model": 100, "no model": 20}
+"""Derived evaluations of the greedy policy per run. Monte Carlo's greedy policy swings between evaluations
+(an average that forgets follows the recent episodes), and keep-the-best keeps only what an evaluation
+saw: on the slippery random maps an evaluation every 1 % rather than 5 % of the budget took mc and mc-es
+from 0.83-0.89 of the optimum to 0.93-0.98 on five of six maps they missed. With a model an evaluation
+is a policy evaluation on it, which costs no episodes and little time."""
 
 
 def derived_defaults(algo: str, facts: TaskFacts) -> dict:
@@ -501,7 +511,9 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
       over 5 % of the budget (`MCConfig.forget_episodes`), no step-size floor except for off-policy
       Monte Carlo (0.1 -> 0.01 over the budget: the weights of its first, near-random episodes are huge);
       mc and mc-es count the optimistic initial Q as one return (`MCConfig.initial_weight`);
-    * an evaluation every 5 % of the budget (keep-the-best and the stop at the optimum use them).
+    * `EVALUATIONS_PER_RUN` evaluations of the greedy policy (keep-the-best and the stop at the optimum
+      use them): 100 where the model gives their exact value at no cost in episodes, 20 where each one
+      plays episodes.
     """
     stochastic = facts.stochastic is not False  # no model: assume the worst
     kind = "stochastic" if stochastic else "deterministic"
@@ -518,7 +530,8 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         gamma = 1.0 - 1.0 / facts.horizon
     else:
         gamma = 1.0
-    settings = dict(episodes=episodes, gamma=round(gamma, 6), eval_every=max(1, episodes // 20))
+    evaluations = EVALUATIONS_PER_RUN["model" if facts.stochastic is not None else "no model"]
+    settings = dict(episodes=episodes, gamma=round(gamma, 6), eval_every=max(1, episodes // evaluations))
     if facts.reward_range is not None and facts.reward_range[1] > 0:
         settings["initial_q"] = facts.reward_range[1]
     if algo in TD_ALGOS:

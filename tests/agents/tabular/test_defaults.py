@@ -103,6 +103,11 @@ def test_derived_defaults_follow_the_facts():
     assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
     assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
+    # Evaluations are exact and free with a model, so there are more of them; without one each plays episodes.
+    assert td["eval_every"] == td["episodes"] // 100
+    no_model = dataclasses.replace(facts, stochastic=None, reward_range=None, gamma=None, random_episode_length=None)
+    unknown = derived_defaults("q-learning", no_model)
+    assert unknown["eval_every"] == unknown["episodes"] // 20
 
 
 def test_derived_budget_gives_each_pair_enough_steps_where_random_episodes_are_short():
