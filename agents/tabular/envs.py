@@ -269,7 +269,7 @@ class TableStepper:
             env = env.env
         kinds = (FrozenLakeEnv, CliffWalkingEnv, TaxiEnv)
         if (not any(type(env).step is kind.step for kind in kinds) or getattr(env, "render_mode", None) is not None
-                or getattr(env, "fickle_passenger", False) or indexer.is_tuple):
+                or getattr(env, "fickle_passenger", False) or indexer.is_tuple or indexer.starts != (0,)):
             return None
         table = [[(tuple(float(c) for c in np.cumsum([p for p, *_ in outcomes])),
                    tuple((indexer.index(s), float(r), bool(t)) for _, s, r, t in outcomes))
@@ -309,13 +309,13 @@ class TabularEnv:
     traits: EnvTraits = field(default=GENERIC)
     """What this env's family does differently (`traits_for`)."""
 
-    @property
-    def n_states(self) -> int:
-        return self.indexer.n_states
-
     table_stepper: "TableStepper | None" = None
     """Steps toy-text envs from their ``P`` table with the env's own random draws (`TableStepper`);
     None: through ``env.step``."""
+
+    @property
+    def n_states(self) -> int:
+        return self.indexer.n_states
 
     def __post_init__(self):
         if self.table_stepper is None:
