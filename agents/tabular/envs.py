@@ -256,15 +256,12 @@ class TableStepper:
         self.elapsed = 0
 
     @classmethod
-    def for_env(cls, env, indexer: ObservationIndexer) -> "TableStepper | None":
+    def for_env(cls, env, indexer: ObservationIndexer, time_limit: int | None) -> "TableStepper | None":
         import gymnasium as gym
         from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 
-        limits = []
         while isinstance(env, gym.Wrapper):
-            if isinstance(env, gym.wrappers.TimeLimit):
-                limits.append(int(env._max_episode_steps))
-            elif not isinstance(env, gym.wrappers.OrderEnforcing):
+            if not isinstance(env, (gym.wrappers.TimeLimit, gym.wrappers.OrderEnforcing)):
                 return None
             env = env.env
         kinds = (FrozenLakeEnv, CliffWalkingEnv, TaxiEnv)
@@ -274,7 +271,7 @@ class TableStepper:
         table = [[(tuple(float(c) for c in np.cumsum([p for p, *_ in outcomes])),
                    tuple((indexer.index(s), float(r), bool(t)) for _, s, r, t in outcomes))
                   for _, outcomes in sorted(env.P[s].items())] for s in range(len(env.P))]
-        return cls(env, table, min(limits) if limits else None)
+        return cls(env, table, time_limit)
 
     def step(self, action: int) -> tuple[int, float, bool, bool]:
         unwrapped = self.unwrapped
@@ -319,7 +316,7 @@ class TabularEnv:
 
     def __post_init__(self):
         if self.table_stepper is None:
-            self.table_stepper = TableStepper.for_env(self.env, self.indexer)
+            self.table_stepper = TableStepper.for_env(self.env, self.indexer, self.time_limit)
 
     def reset(self, seed: int | None = None) -> int:
         observation, _ = self.env.reset(seed=seed)
