@@ -171,7 +171,7 @@ def _add_train(commands) -> None:
                     "stretches the default schedules with it; config.json records the values used and, under "
                     "defaults_from, where they came from.",
         epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
-               "--first-visit, --sample-average, --forget-episodes and --initial-weight). Ctrl-C finishes the episode and saves a "
+               "--first-visit, --sample-average, --forget-episodes, --initial-weight and --retrace). Ctrl-C finishes the episode and saves a "
                "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
     )
     flags = add_config_flags(

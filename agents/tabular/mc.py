@@ -7,7 +7,9 @@
 * ``mc-off-policy``: weighted importance sampling; the behaviour is epsilon-greedy, the target
   greedy (ties shared evenly) with respect to the table the episode was played with, and each return
   is weighted by prod pi/b (S&B section 5.7, except that "greedy" is not re-judged after each update);
-  every visit by default (`METHOD_DEFAULTS`), first visits with ``first_visit``.
+  every visit by default (`METHOD_DEFAULTS`), first visits with ``first_visit``. With ``retrace``
+  the returns are Retrace(lambda = 1) ones instead (Munos et al. 2016): each ratio truncated at 1, and
+  where the behaviour left the greedy policy the earlier steps' return continues from max Q there.
 
 Each Q entry is an average of the returns that followed it. With ``forget_episodes`` set, that
 average forgets in *episode time*: a return's weight decays by 1/e over ``forget_episodes``
@@ -133,6 +135,7 @@ class OffPolicyMC(MonteCarloControl):
 
     def end_episode(self):
         first = first_visit_flags(self.episode) if self.config.first_visit else None
+        retrace = self.config.retrace
         g, weight = self.tail_value, 1.0
         for t in range(len(self.episode) - 1, -1, -1):
             state, action, reward = self.episode[t]
@@ -144,8 +147,15 @@ class OffPolicyMC(MonteCarloControl):
                 alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
                 self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
             if not self.target_probs[t]:
-                break  # the greedy target policy would not have taken it: earlier steps get weight 0
-            weight *= self.target_probs[t] / self.behaviour_probs[t]
+                if not retrace:
+                    break  # the greedy target policy would not have taken it: earlier steps get weight 0
+                # The target policy would have gone on greedily from here: the return of the steps before
+                # continues from its value of this state, as at a time-limit cut (max Q of the current table;
+                # the value the greedy action had when the episode was played measured no better).
+                g, weight = float(self.q[state].max()), 1.0
+                continue
+            ratio = self.target_probs[t] / self.behaviour_probs[t]
+            weight *= min(ratio, 1.0) if retrace else ratio
 
     def state_arrays(self):
         return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "weights": self.weights}

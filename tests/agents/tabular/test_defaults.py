@@ -96,9 +96,12 @@ def test_derived_defaults_follow_the_facts():
     assert double["episodes"] == pytest.approx(2 * td["episodes"], rel=0.05)  # budgets have two significant digits
     assert td["initial_q"] == 1.0  # optimism: the largest reward, so untried actions get tried
     assert td["epsilon"].end == 0.01 and mc["epsilon"].end >= 0.1 and mc["forget_episodes"] >= 1
-    # Off-policy Monte Carlo keeps a step-size floor: the importance weights of its first episodes are huge.
+    # No step-size floor where outcomes are random; off-policy Monte Carlo, whose Retrace returns bootstrap,
+    # takes TD's floor where they are not.
     off_policy = derived_defaults("mc-off-policy", facts)
-    assert mc["step_size"].start == 0.0 and off_policy["step_size"].end > 0.0
+    steady_off_policy = derived_defaults("mc-off-policy", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
+    assert mc["step_size"].start == 0.0 and off_policy["step_size"].start == 0.0
+    assert steady_off_policy["step_size"].end == 0.05
     # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).
     assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
@@ -220,3 +223,10 @@ def test_bench_summary_gives_the_worst_and_median_seed_and_the_share_that_met_th
     (summary,) = bench.summarize_control(rows)
     assert (summary["worst_exact"], summary["median_exact"], summary["met"], summary["graded"]) == (0.20, 0.73, 2, 3)
     assert summary["max_wall_s"] == 3.0 and summary["missed"] == ["seed 1: 0.2000"]
+
+
+def test_off_policy_monte_carlo_uses_retrace_on_every_task_unless_told_not_to():
+    for env, kwargs in (("FrozenLake8x8-v1", None), ("Taxi-v4", None), ("FrozenLake-v1", MADE_UP_MAP)):
+        assert default_config("mc-off-policy", env, kwargs).retrace is True
+    assert default_config("mc-off-policy", "FrozenLake8x8-v1", retrace=False).retrace is False
+    assert default_config("mc", "FrozenLake8x8-v1").retrace is False

@@ -159,6 +159,48 @@ def test_off_policy_mc_honours_first_visit(first_visit, expected):
     assert agent.q[0, 0] == pytest.approx(expected)
 
 
+def _play_forced(agent, steps, *, epsilon: float) -> None:
+    """One episode of ``(state, action, reward, next_state, terminated)`` steps whose actions are forced
+    while the learner records them as its epsilon-greedy behaviour would (probabilities at ``epsilon``)."""
+    agent.begin_episode(0)
+    agent.epsilon = epsilon
+    forced = [step[1] for step in steps]
+    agent.epsilon_greedy = lambda q, state: forced.pop(0)
+    for state, action, reward, next_state, terminated in steps:
+        assert agent.act(state) == action
+        agent.update(state, action, reward, next_state, terminated, False)
+    agent.end_episode()
+
+
+@pytest.mark.parametrize("retrace, expected", [(False, 0.3), (True, 0.6)])
+def test_retrace_returns_continue_from_the_greedy_value_where_the_behaviour_left_the_greedy_policy(retrace, expected):
+    """In state 1 the behaviour takes action 1, which the greedy target would not (its value there is 0.6).
+    Weighted importance sampling gives the step before no return (Q(0, 0) keeps 0.3); Retrace's return
+    for it continues from state 1's greedy value."""
+    config = MCConfig(algo="mc-off-policy", gamma=1.0, step_size=0.0, retrace=retrace)
+    agent = OffPolicyMC(2, 2, config, np.random.default_rng(0))
+    agent.q[:] = [[0.3, 0.0], [0.6, 0.0]]
+    _play_forced(agent, [(0, 0, 0.0, 1, False), (1, 1, 0.0, 0, True)], epsilon=0.5)
+    assert agent.q[1, 1] == 0.0  # the off-policy action itself learns its own return either way
+    assert agent.q[0, 0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("retrace, expected", [(False, (1 + 0.5 / 0.75) / (1 + 1 / 0.75)), (True, 0.75)])
+def test_retrace_truncates_the_importance_ratio_at_1(retrace, expected):
+    """(0, 0) is taken greedily twice (every visit), returns 1 (last) and 0.5 (first). Weighted importance
+    sampling weighs the first by 1 / b = 1 / 0.75 at epsilon 0.5; Retrace by min(1, 1 / b) = 1."""
+    config = MCConfig(algo="mc-off-policy", gamma=0.5, step_size=0.0, first_visit=False, retrace=retrace)
+    agent = OffPolicyMC(2, 2, config, np.random.default_rng(0))
+    agent.q[0] = [0.5, 0.0]
+    _play_forced(agent, [(0, 0, 0.0, 0, False), (0, 0, 1.0, 1, True)], epsilon=0.5)
+    assert agent.q[0, 0] == pytest.approx(expected)
+
+
+def test_retrace_is_refused_for_on_policy_monte_carlo():
+    with pytest.raises(UsageError, match="--retrace only applies to mc-off-policy, not to mc-es"):
+        MCConfig(algo="mc-es", retrace=True)
+
+
 def test_a_checkpoint_without_a_learners_table_is_a_usage_error():
     agent = MonteCarloControl(2, 2, MCConfig(forget_episodes=5), np.random.default_rng(0))
     with pytest.raises(UsageError, match="last_update"):
