@@ -99,7 +99,8 @@ def test_derived_defaults_follow_the_facts():
     # No step-size floor where outcomes are random; off-policy Monte Carlo, whose Retrace returns bootstrap,
     # takes TD's floor where they are not.
     off_policy = derived_defaults("mc-off-policy", facts)
-    steady_off_policy = derived_defaults("mc-off-policy", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
+    steady_facts = task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False})
+    steady_off_policy = derived_defaults("mc-off-policy", steady_facts)
     assert mc["step_size"].start == 0.0 and off_policy["step_size"].start == 0.0
     assert steady_off_policy["step_size"].end == 0.05
     # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).

@@ -113,6 +113,8 @@ def test_value_iteration_and_policy_iteration_runs_agree(tmp_path):
     (["--env", "FrozenLake-v1", "--epsilon-decay", "exponential", "--epsilon-end", "0"],
      "--epsilon-decay exponential needs --epsilon and --epsilon-end > 0"),
     (["--algo", "q-learning", "--forget-episodes", "100"], "--forget-episodes only applies to Monte Carlo"),
+    (["--algo", "sarsa", "--retrace"], "--retrace only applies to Monte Carlo"),
+    (["--algo", "mc", "--retrace"], "--retrace only applies to mc-off-policy, not to mc"),
 ])
 def test_bad_env_space_or_kwargs_is_a_one_line_error(tmp_path, capsys, argv, message):
     status = main(["tabular", "train", "--episodes", "1", "--run-dir", str(tmp_path / "r"), "--quiet", *argv])
