@@ -34,8 +34,9 @@ DERIVED_DEFAULTS_HELP = (
     "model within T (1 - 1/T without a model); TD: epsilon 1 -> 0.01 over "
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
-    "averages that forget over 5% of the budget, mc and mc-es count the optimistic initial Q as one return "
-    "(--initial-weight 1), no step-size floor (mc-off-policy: 0.1 -> 0.01 over the budget); "
+    "averages that forget over 5% of the budget (mc-off-policy 2.5%), mc and mc-es count the optimistic initial "
+    "Q as one return (--initial-weight 1), no step-size floor (mc-off-policy where outcomes are not random: "
+    "0.5 -> 0.05 over the budget); "
     f"{EVALUATIONS_PER_RUN['model']} evaluations of the greedy policy per run where the model gives their exact "
     f"value, else {EVALUATIONS_PER_RUN['no model']}.")
 

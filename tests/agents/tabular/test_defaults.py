@@ -103,6 +103,8 @@ def test_derived_defaults_follow_the_facts():
     steady_off_policy = derived_defaults("mc-off-policy", steady_facts)
     assert mc["step_size"].start == 0.0 and off_policy["step_size"].start == 0.0
     assert steady_off_policy["step_size"].end == 0.05
+    # Retrace's returns bootstrap from a Q that keeps moving: its averages forget twice as fast.
+    assert mc["forget_episodes"] == mc["episodes"] // 20 and off_policy["forget_episodes"] == off_policy["episodes"] // 40
     # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).
     assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
