@@ -524,10 +524,9 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
       where outcomes are random (an average of many samples), 0.5 -> 0.05 where they are not;
     * Monte Carlo: epsilon 1 -> 0.1 over the first 10 % (it never becomes greedy: every action keeps
       being tried, so its average follows the current policy), averages that forget in episode time
-      over 5 % of the budget (`MCConfig.forget_episodes`; mc-off-policy 2.5 %), no step-size floor
-      (mc-off-policy where outcomes are not random: TD's 0.5 -> 0.05, since its Retrace returns
-      bootstrap); mc and mc-es count the
-      optimistic initial Q as one return (`MCConfig.initial_weight`);
+      over 5 % of the budget (`MCConfig.forget_episodes`), no step-size floor; mc and mc-es count the
+      optimistic initial Q as one return (`MCConfig.initial_weight`); mc-off-policy, whose Retrace
+      returns bootstrap, forgets over 2.5 % and takes TD's 0.5 -> 0.05 where outcomes are not random;
     * `EVALUATIONS_PER_RUN` evaluations of the greedy policy (keep-the-best and the stop at the optimum
       use them): 100 where the model gives their exact value at no cost in episodes, 20 where each one
       plays episodes.
@@ -557,18 +556,21 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
     else:
         settings["epsilon"] = _decay(1.0, 0.1, max(1, episodes // 10))
         settings["step_size"] = Schedule("constant", 0.0, 0.0, 1)
-        if algo == "mc-off-policy" and not stochastic:
-            # Retrace's returns bootstrap from max Q where the behaviour leaves the greedy policy, so the optimism
-            # of untried actions flows into the values of well-trodden loops; a slow average kept them above a
-            # path tried once and found empty, and the goal of not slippery 8x8 map 0 was never reached. A
-            # floor, as TD's where outcomes are not random, lets those values fall at the policy's pace.
+        settings["forget_episodes"] = max(1, episodes // 20)
+        if algo != "mc-off-policy":
+            if "initial_q" in settings:
+                settings["initial_weight"] = 1.0  # optimism that outlives the first disappointing return
+            return settings
+        # Off-policy Monte Carlo's Retrace returns bootstrap from Q, which keeps moving: a shorter memory follows
+        # it (forgetting over 2.5 % rather than 5 % took slippery 6x6 map 4 from 0.44 to 0.98 of the optimum,
+        # unseen 7x7 map 5 from 0.79 to 0.96).
+        settings["forget_episodes"] = max(1, episodes // 40)
+        if not stochastic:
+            # Bootstrapping from max Q carries the optimism of untried actions into the values of well-trodden
+            # loops; a slow average kept them above a path tried once and found empty, and the goal of not
+            # slippery 8x8 map 0 was never reached. A floor, as TD's where outcomes are not random, lets those
+            # values fall at the policy's pace.
             settings["step_size"] = _decay(0.5, 0.05, episodes)
-        # Retrace's returns bootstrap from Q, which keeps moving: a shorter memory follows it (forgetting over
-        # 2.5 % rather than 5 % took slippery 6x6 map 4 from 0.44 to 0.98 of the optimum, unseen 7x7 map 5 from
-        # 0.79 to 0.96).
-        settings["forget_episodes"] = max(1, episodes // (40 if algo == "mc-off-policy" else 20))
-        if "initial_q" in settings and algo != "mc-off-policy":
-            settings["initial_weight"] = 1.0  # optimism that outlives the first disappointing return
     return settings
 
 
