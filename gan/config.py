@@ -23,8 +23,9 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
                  "mixed_precision": False, "ema": 0.0, "lr_final_fraction": 1.0, "info_codes": 0},
     # Radford et al.'s DCGAN recipe (Adam, beta_1 0.5) with a larger step, which the moving average of G
     # smooths (5e-4 beat 2e-4 in 3-minute runs on seed 0).
+    # Width 40: 1.7x the images per second of width 64 (the design before), the same median score in 10-minute runs.
     "dcgan": {"batch_size": 64, "g_learning_rate": 5e-4, "d_learning_rate": 5e-4, "beta_1": 0.5, "beta_2": 0.999,
-              "mixed_precision": True, "ema": 0.999, "lr_final_fraction": 0.0, "info_codes": 10},
+              "mixed_precision": True, "ema": 0.999, "lr_final_fraction": 0.0, "info_codes": 10, "width": 40},
     "mlp": {"batch_size": 64, "g_learning_rate": 2e-4, "d_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
             "mixed_precision": False, "ema": 0.999, "lr_final_fraction": 1.0, "info_codes": 0},
 }
@@ -37,6 +38,8 @@ class GANConfig:
 
     arch: str = "dcgan"
     """dcgan: a small transposed-conv G and strided-conv D sized for a CPU; tutorial: the TensorFlow DCGAN tutorial's nets, exactly; mlp: dense G and D."""
+    width: int | None = None
+    """Channels of dcgan's first D conv and last hidden G layer; the layers between have twice as many (the cost grows with its square). dcgan only: the tutorial and mlp nets are fixed."""
     conditional: bool = False
     """Class-conditional G and D (a label embedding goes into both), so samples of a chosen class can be drawn."""
     dataset: str = "mnist"
@@ -87,6 +90,7 @@ class GANConfig:
             if getattr(self, name) is None:
                 setattr(self, name, value)
         self.mixed_precision = bool(self.mixed_precision)
+        self.width = check_width(self.arch, self.width)
         if self.epochs is None and self.minutes is None:
             raise UsageError("give a budget: --epochs N or --minutes M (or both; the first reached ends the run)")
         if self.epochs is not None:
@@ -120,9 +124,26 @@ class GANConfig:
         return self.batch_size * self.d_steps
 
 
+def check_width(arch: str, width: int | None) -> int | None:
+    """``width`` validated: a positive integer, and only for dcgan (None: the arch's own nets)."""
+    if width is None:
+        return None
+    if arch != "dcgan":
+        raise UsageError(f"--width {width} is for --arch dcgan; the {arch} nets are fixed")
+    return check_int("--width", width, min_value=1)
+
+
+DCGAN_WIDTH_BEFORE_THE_FIELD = 64
+"""The width of every dcgan run whose config.json predates the ``width`` field."""
+
+
 def config_from_dict(values: Mapping[str, Any]) -> GANConfig:
-    """Rebuild a stored config (unknown keys are a TypeError, which the run lifecycle reports)."""
-    return GANConfig(**dict(values))
+    """Rebuild a stored config (unknown keys are a TypeError, which the run lifecycle reports); a dcgan run
+    stored before ``width`` existed keeps the width it was trained with."""
+    values = dict(values)
+    if values.get("arch", "dcgan") == "dcgan" and "width" not in values:
+        values["width"] = DCGAN_WIDTH_BEFORE_THE_FIELD
+    return GANConfig(**values)
 
 
 def config_from_flags(given: Mapping[str, Any]) -> GANConfig:

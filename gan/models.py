@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from gan.config import check_width
 from rllab.checks import check_choice, check_int
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -100,8 +101,8 @@ def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> ke
     return _model(inputs, _discriminator_head(inputs, x, info_codes), "tutorial_discriminator")
 
 
-# --- dcgan: 3x3/4x4 kernels, half the tutorial's widths: ~0.6x its multiply-adds per trained image ----------
-def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0, width: int = 64) -> keras.Model:
+# --- dcgan: 3x3/4x4 kernels, widths 40/80 (the tutorial's are 64-256): ~0.2x its multiply-adds per image ---
+def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0, width: int = 40) -> keras.Model:
     """z -> Dense 7x7x2w -> BN, LeakyReLU -> Conv 2w 3x3 (7x7) -> BN, LeakyReLU -> ConvT w 4x4 s2 (14x14)
     -> BN, LeakyReLU -> ConvT 1 4x4 s2 (28x28), tanh."""
     inputs, x = _generator_inputs(noise_dim, conditional, info_codes)
@@ -119,7 +120,7 @@ def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes:
     return _model(inputs, out, "dcgan_generator")
 
 
-def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = 64) -> keras.Model:
+def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = 40) -> keras.Model:
     """image -> Conv w 4x4 s2 (14x14) -> LeakyReLU -> Conv 2w 4x4 s2 (7x7) -> LeakyReLU -> Conv 2w 3x3
     -> LeakyReLU -> Dense 1 (no dropout, no batch norm)."""
     inputs, x = _discriminator_inputs(conditional)
@@ -164,9 +165,13 @@ ARCHITECTURES = {
 
 
 def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = False,
-                     info_codes: int = 0) -> tuple[keras.Model, keras.Model]:
-    """``(generator, discriminator)`` of ``arch`` (uncompiled; built under the current dtype policy)."""
+                     info_codes: int = 0, width: int | None = None) -> tuple[keras.Model, keras.Model]:
+    """``(generator, discriminator)`` of ``arch`` (uncompiled; built under the current dtype policy);
+    ``width``: dcgan's (None: its default)."""
     arch = check_choice("--arch", arch, ARCHITECTURES)
     noise_dim = check_int("--noise-dim", noise_dim, min_value=1)
     make_g, make_d = ARCHITECTURES[arch]
-    return make_g(noise_dim, conditional, info_codes), make_d(conditional, info_codes)
+    width = check_width(arch, width)
+    if width is None:
+        return make_g(noise_dim, conditional, info_codes), make_d(conditional, info_codes)
+    return make_g(noise_dim, conditional, info_codes, width=width), make_d(conditional, info_codes, width=width)

@@ -113,7 +113,7 @@ def build_trainer(config: GANConfig, seed: int):
     from gan.trainer import GAN
 
     generator, discriminator = build_gan_models(config.arch, noise_dim=config.noise_dim, conditional=config.conditional,
-                                                info_codes=config.info_codes)
+                                                info_codes=config.info_codes, width=config.width)
     gan = GAN(generator, discriminator, noise_dim=config.noise_dim, conditional=config.conditional, seed=seed,
               ema=config.ema, info_codes=config.info_codes, info_weight=config.info_weight)
     gan.compile(

@@ -3,6 +3,7 @@
 Kept fast: tiny training slices, a dense GAN, and a small MLP judge trained in seconds (the real
 judge, the cached CNN, is too slow to train here).
 """
+import dataclasses
 import json
 
 import keras
@@ -232,6 +233,8 @@ def _status(argv):
     (["train", "--arch", "stylegan"], "--arch: expected one of dcgan, tutorial, mlp"),
     (["train", "--minutes", "0"], "--minutes: expected a positive number"),
     (["train", "--epochs", "0"], "--epochs"),
+    (["train", "--arch", "tutorial", "--width", "32"], "--width 32 is for --arch dcgan; the tutorial nets are fixed"),
+    (["train", "--width", "0"], "--width: expected"),
     (["sample", "--run-dir", "RUN", "--digit", "12", "--out", "x.png"], "--digit: expected a class 0-9, got '12'"),
     (["sample", "--run-dir", "RUN", "--digit", "3", "--out", "x.png"], "--digit needs a conditional run"),
     (["sample", "--run-dir", "RUN", "--n", "0", "--out", "x.png"], "--n: expected a positive integer"),
@@ -283,6 +286,26 @@ def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
         GANConfig(arch="dcgan", conditional=True, info_codes=10)
     with pytest.raises(UsageError, match="--info-codes 1"):
         GANConfig(arch="mlp", info_codes=1)
+
+
+def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():
+    from gan.config import config_from_dict
+    from gan.models import build_gan_models
+    from rllab.errors import UsageError
+
+    assert GANConfig(arch="dcgan").width == 40
+    assert GANConfig(arch="mlp").width is None
+    with pytest.raises(UsageError, match="--width 32 is for --arch dcgan"):
+        GANConfig(arch="mlp", width=32)
+    gan = build_trainer(GANConfig(arch="dcgan", width=8, noise_dim=16, jit_compile=False), seed=0)
+    assert gan.generator.layers[-2].output.shape[-1] == 8  # the last hidden G layer: width channels
+    assert max(layer.output.shape[-1] for layer in gan.discriminator.layers if isinstance(layer, keras.layers.Conv2D)) == 16
+    with pytest.raises(UsageError, match="--width 8 is for --arch dcgan"):
+        build_gan_models("tutorial", width=8)
+    stored = dataclasses.asdict(GANConfig(arch="dcgan"))
+    del stored["width"]  # a config.json written before the field existed
+    assert config_from_dict(stored).width == 64
+    assert config_from_dict(dataclasses.asdict(GANConfig(arch="dcgan", width=24))).width == 24
 
 
 def test_learning_rates_fall_linearly_over_the_larger_share_of_the_budget_used():
