@@ -4,7 +4,8 @@ replicas; prints a table and writes JSON.
 Each figure comes from a fresh process (logical devices must be set before TensorFlow starts):
 ``one-device`` on the CPU, then ``mirrored`` over two logical CPU devices of the same 2 cores, the
 same global batch. On a CPU no speed-up is possible: the ratio shows the overhead of the distributed
-path (splitting batches, all-reducing gradients). Target (issue 13): overhead under 15 %. Where GPUs
+path (splitting batches, all-reducing gradients). Target (issue 13): overhead under 15 %. The time is the
+sum of the train steps' durations (batch callbacks), not of whole ``fit()`` calls (see `StepTimer`). Where GPUs
 are visible, ``--devices /gpu:0 /gpu:1`` measures real replicas.
 
     python scripts/bench_scaling.py --out bench_scaling.json
@@ -55,8 +56,9 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         x = to_inputs(images)
 
-        def run(n):
-            net.fit(x[: n * batch], labels[: n * batch], batch_size=batch, epochs=1, shuffle=False, verbose=0)
+        def run(n, callbacks=()):
+            net.fit(x[: n * batch], labels[: n * batch], batch_size=batch, epochs=1, shuffle=False, verbose=0,
+                    callbacks=list(callbacks))
     else:
         from gan.config import GANConfig
         from gan.train import build_trainer, make_dataset
@@ -68,14 +70,26 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
         dataset, _ = make_dataset(images, labels, batch=batch, seed=0, first_epoch=0, conditional=False,
                                   noise_dim=config.noise_dim, d_steps=config.d_steps, replicas=distribution.replicas)
 
-        def run(n):
-            gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
+        def run(n, callbacks=()):
+            gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0, callbacks=list(callbacks))
+
+    class StepTimer(keras.callbacks.Callback):
+        """Sums the train steps' durations: a ``fit()`` call's own start and end sometimes add as long again as
+        its 60 steps (seen: 2.6 s more on 2.6 s of steps, in whole multiples), which is not the distributed path's cost."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seconds += time.perf_counter() - self.started
+
     run(5)  # tracing and warm-up
     timings = []
     for _ in range(repeats):
-        started = time.perf_counter()
-        run(steps)
-        timings.append(time.perf_counter() - started)
+        timer = StepTimer()
+        timer.seconds = 0.0
+        run(steps, [timer])
+        timings.append(timer.seconds)
     seconds = sorted(timings)[len(timings) // 2]
     return {"model": model, "replicas": distribution.replicas, "global_batch": batch, "steps": steps,
             "seconds_each": [round(t, 2) for t in timings], "images_per_s": round(steps * batch / seconds, 1)}
