@@ -77,6 +77,10 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
         """Sums the train steps' durations: a ``fit()`` call's own start and end sometimes add as long again as
         its 60 steps (seen: 2.6 s more on 2.6 s of steps, in whole multiples), which is not the distributed path's cost."""
 
+        def __init__(self):
+            super().__init__()
+            self.seconds = 0.0
+
         def on_train_batch_begin(self, batch, logs=None):
             self.started = time.perf_counter()
 
@@ -87,7 +91,6 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
     timings = []
     for _ in range(repeats):
         timer = StepTimer()
-        timer.seconds = 0.0
         run(steps, [timer])
         timings.append(timer.seconds)
     seconds = sorted(timings)[len(timings) // 2]
