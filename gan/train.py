@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -178,7 +177,7 @@ def train_gan(
 
 def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, verbose: bool) -> dict:
     from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, LinearLRDecay, StopOnSignal,
-                                 TimeBudget, standard_callbacks)
+                                 ThroughputMeter, TimeBudget, standard_callbacks)
     from rllab.checkpoints import Checkpointer
     from rllab.models import save_model_atomic
     from rllab.seeding import seed_everything
@@ -315,36 +314,6 @@ def write_progress_gif(grids: Path, path: Path, fps: float = 4) -> Path | None:
 
 
 # --- callbacks --------------------------------------------------------------------------------------------
-class ThroughputMeter(keras.callbacks.Callback):
-    """Images per second of the train steps alone (the first step of each ``fit``, which compiles, left out)."""
-
-    def __init__(self, images_per_step: int):
-        super().__init__()
-        self.images_per_step = images_per_step
-        self.images = 0
-        self.timed_images = 0
-        self.timed_seconds = 0.0
-        self._first = True
-
-    def on_train_begin(self, logs=None):
-        self._first = True
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._t = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        elapsed = time.perf_counter() - self._t
-        self.images += self.images_per_step
-        if self._first:
-            self._first = False
-            return
-        self.timed_images += self.images_per_step
-        self.timed_seconds += elapsed
-
-    def images_per_second(self) -> float | None:
-        return self.timed_images / self.timed_seconds if self.timed_seconds > 0 else None
-
-
 class EpochPrinter(keras.callbacks.Callback):
     """One line per epoch: time used, losses, D's outputs, the sample figures and where the grid went."""
 

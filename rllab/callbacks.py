@@ -234,6 +234,36 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.checkpointer.save()
 
 
+class ThroughputMeter(keras.callbacks.Callback):
+    """Images (or examples) per second of the train steps alone, not of whole ``fit()`` calls (the first step of each ``fit``, which compiles, left out)."""
+
+    def __init__(self, images_per_step: int):
+        super().__init__()
+        self.images_per_step = images_per_step
+        self.images = 0
+        self.timed_images = 0
+        self.timed_seconds = 0.0
+        self._first = True
+
+    def on_train_begin(self, logs=None):
+        self._first = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        elapsed = time.perf_counter() - self._t
+        self.images += self.images_per_step
+        if self._first:
+            self._first = False
+            return
+        self.timed_images += self.images_per_step
+        self.timed_seconds += elapsed
+
+    def images_per_second(self) -> float | None:
+        return self.timed_images / self.timed_seconds if self.timed_seconds > 0 else None
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Adds ``time/epoch_s`` (wall seconds of the epoch) to the logs; place it before the loggers."""
 

@@ -5,7 +5,7 @@ Each figure comes from a fresh process (logical devices must be set before Tenso
 ``one-device`` on the CPU, then ``mirrored`` over two logical CPU devices of the same 2 cores, the
 same global batch. On a CPU no speed-up is possible: the ratio shows the overhead of the distributed
 path (splitting batches, all-reducing gradients). Target (issue 13): overhead under 15 %. The time is the
-sum of the train steps' durations (batch callbacks), not of whole ``fit()`` calls (see `StepTimer`). Where GPUs
+sum of the train steps' durations (batch callbacks), not of whole ``fit()`` calls (`rllab.callbacks.ThroughputMeter`). Where GPUs
 are visible, ``--devices /gpu:0 /gpu:1`` measures real replicas.
 
     python scripts/bench_scaling.py --out bench_scaling.json
@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,12 +37,13 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
     import keras
 
     import rllab.quiet  # noqa: F401
+    from rllab.callbacks import ThroughputMeter
     from rllab.distribute import make_distribution
 
     distribution = (make_distribution("mirrored", devices) if replicas > 1
                     else make_distribution("one-device", devices[:1] if devices else None))
     rng = np.random.default_rng(0)
-    count = max(steps, 5) * 128  # enough images that no timed step runs short of data
+    count = (max(steps, 5) + 1) * 128  # enough images that no timed step (nor the untimed first) runs short of data
     images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, count).astype(np.int32)
     if model == "classifier":
@@ -73,26 +73,14 @@ def measure(model: str, replicas: int, steps: int, devices: list[str] | None, re
         def run(n, callbacks=()):
             gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0, callbacks=list(callbacks))
 
-    class StepTimer(keras.callbacks.Callback):
-        """Sums the train steps' durations: a ``fit()`` call's own start and end sometimes add as long again as
-        its 60 steps (seen: 2.6 s more on 2.6 s of steps, in whole multiples), which is not the distributed path's cost."""
-
-        def __init__(self):
-            super().__init__()
-            self.seconds = 0.0
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.seconds += time.perf_counter() - self.started
-
     run(5)  # tracing and warm-up
     timings = []
     for _ in range(repeats):
-        timer = StepTimer()
-        run(steps, [timer])
-        timings.append(timer.seconds)
+        # The steps alone: a fit() call's own start and end sometimes add as long again as its 60 steps (seen:
+        # 2.6 s more on 2.6 s of steps, in whole multiples), which is not the distributed path's cost.
+        meter = ThroughputMeter(batch)
+        run(steps + 1, [meter])  # the meter leaves each fit()'s first step out
+        timings.append(meter.timed_seconds)
     seconds = sorted(timings)[len(timings) // 2]
     return {"model": model, "replicas": distribution.replicas, "global_batch": batch, "steps": steps,
             "seconds_each": [round(t, 2) for t in timings], "images_per_s": round(steps * batch / seconds, 1)}
