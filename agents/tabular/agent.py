@@ -74,12 +74,26 @@ class Agent:
         best = [action for action, value in enumerate(row) if value == top]
         return best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
 
+    def epsilon_greedy_with_probabilities(self, q: np.ndarray, state: int) -> tuple[int, float, float]:
+        """`epsilon_greedy`'s action (the same draws from the same generator) with its `action_probabilities`,
+        from one read of the row: off-policy Monte Carlo needs both at every step."""
+        row = q[state].tolist()
+        top = max(row)
+        if self.epsilon > 0 and self.rng.random() < self.epsilon:
+            action = int(self.rng.integers(self.n_actions))
+        else:
+            best = [a for a, value in enumerate(row) if value == top]
+            action = best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
+        return (action, *self._probabilities(row, top, action))
+
     def action_probabilities(self, q: np.ndarray, state: int, action: int) -> tuple[float, float]:
         """``(b, pi)``: the probability that `epsilon_greedy` picks ``action`` in ``state``, and that the
         greedy policy of ``q`` does (it splits evenly among tied best actions, since sparse rewards leave
         many ties: 1 / ties, not "1 for the lowest index")."""
         row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
-        top = max(row)
+        return self._probabilities(row, max(row), action)
+
+    def _probabilities(self, row: list[float], top: float, action: int) -> tuple[float, float]:
         explore = self.epsilon / self.n_actions
         if row[action] != top:
             return explore, 0.0

@@ -119,13 +119,12 @@ class OffPolicyMC(MonteCarloControl):
         self.target_probs = []
 
     def act(self, state):
-        action = self.epsilon_greedy(self.q, state)
+        action, behaviour, target = self.epsilon_greedy_with_probabilities(self.q, state)
         # The target policy is the greedy policy of the Q table the episode is played with, fixed before its
         # returns are known. Judging "greedy" after each backward update instead (S&B's box) lets the outcome
         # choose which returns reach earlier steps: a failure lowers Q(s, a) until it is no longer greedy and
         # stops there, a success raises it and flows on, so the values overestimate (FrozenLake8x8: greedy
         # actions valued 0.7-0.9 where their true value was 0.4-0.6, exact greedy value 0.15 of 0.91).
-        behaviour, target = self.action_probabilities(self.q, state, action)
         self.behaviour_probs.append(behaviour)
         self.target_probs.append(target)
         return action

@@ -165,7 +165,12 @@ def _play_forced(agent, steps, *, epsilon: float) -> None:
     agent.begin_episode(0)
     agent.epsilon = epsilon
     forced = [step[1] for step in steps]
-    agent.epsilon_greedy = lambda q, state: forced.pop(0)
+
+    def force(q, state):
+        action = forced.pop(0)
+        return (action, *agent.action_probabilities(q, state, action))
+
+    agent.epsilon_greedy_with_probabilities = force
     for state, action, reward, next_state, terminated in steps:
         assert agent.act(state) == action
         agent.update(state, action, reward, next_state, terminated, False)
@@ -194,6 +199,24 @@ def test_retrace_truncates_the_importance_ratio_at_1(retrace, expected):
     agent.q[0] = [0.5, 0.0]
     _play_forced(agent, [(0, 0, 0.0, 0, False), (0, 0, 1.0, 1, True)], epsilon=0.5)
     assert agent.q[0, 0] == pytest.approx(expected)
+
+
+def test_epsilon_greedy_with_probabilities_draws_as_epsilon_greedy_and_splits_ties():
+    """Off-policy MC's one-read step picks what `epsilon_greedy` picks from the same generator, with the
+    probabilities `action_probabilities` gives; tied best actions share the greedy mass."""
+    config = MCConfig(algo="mc-off-policy", epsilon=0.3)
+    q = np.array([[0.5, 0.5, 0.0, 0.5], [0.0, 1.0, 0.2, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    one, other = (OffPolicyMC(3, 4, config, np.random.default_rng(7)) for _ in range(2))
+    for agent in (one, other):
+        agent.epsilon = 0.3
+    for step in range(300):
+        state = step % 3
+        action, behaviour, target = one.epsilon_greedy_with_probabilities(q, state)
+        assert action == other.epsilon_greedy(q, state)
+        assert (behaviour, target) == other.action_probabilities(q, state, action)
+    assert one.action_probabilities(q, 0, 1) == pytest.approx((0.7 / 3 + 0.075, 1 / 3))
+    assert one.action_probabilities(q, 0, 2) == (0.075, 0.0)
+    assert one.action_probabilities(q, 2, 3) == pytest.approx((0.7 / 4 + 0.075, 0.25))
 
 
 def test_retrace_is_refused_for_on_policy_monte_carlo():
