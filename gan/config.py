@@ -77,7 +77,7 @@ class GANConfig:
     metric_samples: int = 2000
     """Samples judged by the classifier after every epoch (the final evaluation uses 10,000)."""
     jit_compile: bool = False
-    """Compile the train step with XLA (on this lab's 2-core CPU it made every preset 3-11x slower: oneDNN's convolutions beat XLA's)."""
+    """Compile the train step with XLA (on this lab's 2-core CPU it slowed dcgan's bfloat16 step by 9 % and the tutorial's 8x: oneDNN's convolutions beat XLA's)."""
     mixed_precision: bool = None  # type: ignore[assignment]  (None until __post_init__: the arch's default)
     """Compute in bfloat16 with float32 weights (mixed_bfloat16; 1.4-1.6x faster on a CPU with AVX-512 BF16)."""
 

@@ -11,7 +11,7 @@ classifier's one-off training is not counted):
     RLLAB_DATA_DIR=../shared/datasets python scripts/bench_gan.py --minutes 10 --seeds 0 1 --out bench_gan.json
 
 ``--throughput`` first times the train step of dcgan and tutorial with and without XLA and bfloat16
-mixed precision (the choice the presets' defaults make).
+mixed precision (the choice the presets' defaults make); ``--throughput --presets`` (no preset) times only.
 Runs go one after the other (seed by seed), and the JSON is rewritten after each, so an interrupted
 benchmark keeps what it measured.
 """
@@ -44,16 +44,19 @@ TARGETS = {
 }
 
 
-def throughput(steps: int, data_path, archs=("dcgan", "tutorial")) -> list[dict]:
-    """Median seconds per train step of dcgan and tutorial under each compile/precision choice."""
-    import numpy as np
+def throughput(steps: int, data_path, archs=("dcgan", "tutorial"), rounds: int = 3) -> list[dict]:
+    """Images per second of the train step of each arch under each compile/precision choice.
 
+    The four choices of an arch take turns: ``rounds`` rounds of ``steps`` timed steps each, after two
+    untimed ones, so that the machine's drift (10 % and more over a minute here) hits every choice alike;
+    each choice's figure is its median round."""
     from gan.train import build_trainer, dtype_policy, make_dataset
     from rllab.data import get_dataset
 
     (x, y), _ = get_dataset("mnist").load(data_path)
     rows = []
     for arch in archs:
+        cases = []
         for jit in (False, True):
             for mixed in (False, True):
                 config = GANConfig(arch=arch, jit_compile=jit, mixed_precision=mixed)
@@ -61,18 +64,30 @@ def throughput(steps: int, data_path, archs=("dcgan", "tutorial")) -> list[dict]
                     gan = build_trainer(config, 0)
                     gan.make_train_function()
                     dataset, _ = make_dataset(x, y, batch=config.batch_size, seed=0, first_epoch=0, conditional=False)
-                    times = []
-                    for batch in dataset.take(steps + 2):
-                        started = time.perf_counter()
-                        logs = gan.train_function(iter([batch]))
-                        float(logs["d_loss"])
-                        times.append(time.perf_counter() - started)
-                step = statistics.median(times[2:])
-                rows.append({"arch": arch, "jit_compile": jit, "mixed_precision": mixed, "batch_size": config.batch_size,
-                             "seconds_per_step": step, "images_per_second": config.batch_size / step,
-                             "first_step_seconds": times[0]})
-                print(f"{arch:8s} jit {jit!s:5s} bf16 {mixed!s:5s}: {step:.4f} s/step of {config.batch_size}, "
-                      f"{config.batch_size / step:7.1f} images/s (first step {times[0]:.1f} s)", flush=True)
+                    batches = iter(dataset)
+                    started = time.perf_counter()
+                    float(gan.train_function(batches)["d_loss"])
+                    first_step = time.perf_counter() - started
+                    gan.train_function(batches)
+                cases.append({"config": config, "gan": gan, "batches": batches, "first_step": first_step, "rounds": []})
+        for _ in range(rounds):
+            for case in cases:
+                with dtype_policy(case["config"].mixed_precision):
+                    started = time.perf_counter()
+                    for _ in range(steps):
+                        logs = case["gan"].train_function(case["batches"])
+                    float(logs["d_loss"])
+                    case["rounds"].append(steps * case["config"].batch_size / (time.perf_counter() - started))
+        for case in cases:
+            config, per_round = case["config"], case["rounds"]
+            images_per_second = statistics.median(per_round)
+            rows.append({"arch": arch, "jit_compile": config.jit_compile, "mixed_precision": config.mixed_precision,
+                         "batch_size": config.batch_size, "images_per_second": images_per_second,
+                         "seconds_per_step": config.batch_size / images_per_second, "rounds_images_per_second": per_round,
+                         "first_step_seconds": case["first_step"]})
+            print(f"{arch:8s} jit {config.jit_compile!s:5s} bf16 {config.mixed_precision!s:5s}: {images_per_second:7.1f} "
+                  f"images/s (rounds {', '.join(f'{r:.0f}' for r in per_round)}; first step {case['first_step']:.1f} s)",
+                  flush=True)
     return rows
 
 
@@ -103,10 +118,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget of each run (default: 10)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default: 0 1)")
-    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS),
-                        help="presets to run, in this order for each seed (default: dcgan tutorial mlp dcgan-cond)")
+    parser.add_argument("--presets", nargs="*", choices=sorted(PRESETS), default=list(PRESETS),
+                        help="presets to run, in this order for each seed (default: dcgan tutorial mlp dcgan-cond; "
+                             "none: with --throughput, only the step timings)")
     parser.add_argument("--throughput", action="store_true", help="first time the train steps (XLA x bfloat16)")
-    parser.add_argument("--throughput-steps", type=int, default=20, help="timed steps per throughput case (default: 20)")
+    parser.add_argument("--throughput-steps", type=int, default=20,
+                        help="timed steps per round of each throughput case (default: 20)")
+    parser.add_argument("--throughput-rounds", type=int, default=3,
+                        help="rounds in which the throughput cases take turns (default: 3)")
+    parser.add_argument("--throughput-archs", nargs="+", choices=("dcgan", "tutorial"), default=["dcgan", "tutorial"],
+                        help="archs whose steps --throughput times (default: dcgan tutorial)")
     parser.add_argument("--out", default="bench_gan.json", help="JSON file to write (default: bench_gan.json)")
     parser.add_argument("--runs-root", default=None, help="where run folders go (default: a temporary folder)")
     parser.add_argument("--data-dir", default=None, help="dataset folder (default: $RLLAB_DATA_DIR)")
@@ -117,10 +138,12 @@ def main() -> None:
 
     machine = MachineRecord()
     root = Path(args.runs_root or tempfile.mkdtemp(prefix="bench_gan_"))
-    judge = classifier_path("mnist", data_path=args.data_dir)  # trained once, before any timed run
+    # Trained once, before any timed run (and not at all for the step timings alone).
+    judge = classifier_path("mnist", data_path=args.data_dir) if args.presets else None
     report = {"command": " ".join(sys.argv), "minutes": args.minutes, "classifier": str(judge), "runs_root": str(root)}
     if args.throughput:
-        report["throughput"] = throughput(args.throughput_steps, args.data_dir)
+        report["throughput"] = throughput(args.throughput_steps, args.data_dir, archs=args.throughput_archs,
+                                          rounds=args.throughput_rounds)
     rows = []
     for seed in args.seeds:
         for preset in args.presets:
@@ -136,6 +159,10 @@ def main() -> None:
                   f"{max(result['class_shares']):.3f}{cond}", flush=True)
             report.update(results=rows, targets=check_targets(rows), machine=machine.finish())
             write_report(args.out, report)
+    if not rows:
+        report.update(machine=machine.finish())
+        write_report(args.out, report)
+        return
 
     print(f"\n{args.minutes:g}-minute budget per run; judge {judge}; real test images score "
           f"{rows[0]['real_classifier_score']:.3f}, FCD floor (10k train vs 10k test) {rows[0]['frechet_floor']:.3f}")
