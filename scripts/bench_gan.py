@@ -132,6 +132,9 @@ def main() -> None:
     parser.add_argument("--runs-root", default=None, help="where run folders go (default: a temporary folder)")
     parser.add_argument("--data-dir", default=None, help="dataset folder (default: $RLLAB_DATA_DIR)")
     args = parser.parse_args()
+    for flag in ("throughput_steps", "throughput_rounds"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give at least 1")
 
     from gan.metrics import classifier_path
     from gan.train import train_gan

@@ -70,7 +70,10 @@ class Agent:
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
         row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
-        top = max(row)
+        return self._greedy(row, max(row))
+
+    def _greedy(self, row: list[float], top: float) -> int:
+        """A best action of ``row`` (whose largest value is ``top``), ties broken at random."""
         best = [action for action, value in enumerate(row) if value == top]
         return best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
 
@@ -82,8 +85,7 @@ class Agent:
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             action = int(self.rng.integers(self.n_actions))
         else:
-            best = [a for a, value in enumerate(row) if value == top]
-            action = best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
+            action = self._greedy(row, top)
         return (action, *self._probabilities(row, top, action))
 
     def action_probabilities(self, q: np.ndarray, state: int, action: int) -> tuple[float, float]:
