@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from gan.config import check_width
+from gan.config import DCGAN_WIDTH, check_width
 from rllab.checks import check_choice, check_int
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -102,7 +102,8 @@ def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> ke
 
 
 # --- dcgan: 3x3/4x4 kernels, widths 40/80 (the tutorial's are 64-256): ~0.2x its multiply-adds per image ---
-def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0, width: int = 40) -> keras.Model:
+def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0,
+                    width: int = DCGAN_WIDTH) -> keras.Model:
     """z -> Dense 7x7x2w -> BN, LeakyReLU -> Conv 2w 3x3 (7x7) -> BN, LeakyReLU -> ConvT w 4x4 s2 (14x14)
     -> BN, LeakyReLU -> ConvT 1 4x4 s2 (28x28), tanh."""
     inputs, x = _generator_inputs(noise_dim, conditional, info_codes)
@@ -120,7 +121,7 @@ def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes:
     return _model(inputs, out, "dcgan_generator")
 
 
-def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = 40) -> keras.Model:
+def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = DCGAN_WIDTH) -> keras.Model:
     """image -> Conv w 4x4 s2 (14x14) -> LeakyReLU -> Conv 2w 4x4 s2 (7x7) -> LeakyReLU -> Conv 2w 3x3
     -> LeakyReLU -> Dense 1 (no dropout, no batch norm)."""
     inputs, x = _discriminator_inputs(conditional)
@@ -172,6 +173,5 @@ def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = Fal
     noise_dim = check_int("--noise-dim", noise_dim, min_value=1)
     make_g, make_d = ARCHITECTURES[arch]
     width = check_width(arch, width)
-    if width is None:
-        return make_g(noise_dim, conditional, info_codes), make_d(conditional, info_codes)
-    return make_g(noise_dim, conditional, info_codes, width=width), make_d(conditional, info_codes, width=width)
+    sizes = {} if width is None else {"width": width}
+    return make_g(noise_dim, conditional, info_codes, **sizes), make_d(conditional, info_codes, **sizes)

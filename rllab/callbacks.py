@@ -235,7 +235,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ThroughputMeter(keras.callbacks.Callback):
-    """Images (or examples) per second of the train steps alone, not of whole ``fit()`` calls (the first step of each ``fit``, which compiles, left out)."""
+    """Images (or examples) per second of the train steps alone, not of whole ``fit()`` calls (the first step
+    of each ``fit``, which compiles, left out)."""
 
     def __init__(self, images_per_step: int):
         super().__init__()

@@ -5,8 +5,8 @@ Each figure comes from a fresh process (logical devices must be set before Tenso
 ``one-device`` on the CPU, then ``mirrored`` over two logical CPU devices of the same 2 cores, the
 same global batch. On a CPU no speed-up is possible: the ratio shows the overhead of the distributed
 path (splitting batches, all-reducing gradients). Target (issue 13): overhead under 15 %. The time is the
-sum of the train steps' durations (batch callbacks), not of whole ``fit()`` calls (`rllab.callbacks.ThroughputMeter`). Where GPUs
-are visible, ``--devices /gpu:0 /gpu:1`` measures real replicas.
+sum of the train steps' durations (batch callbacks, `rllab.callbacks.ThroughputMeter`), not of whole
+``fit()`` calls. Where GPUs are visible, ``--devices /gpu:0 /gpu:1`` measures real replicas.
 
     python scripts/bench_scaling.py --out bench_scaling.json
 """
