@@ -279,7 +279,7 @@ def test_info_code_is_the_argmax_of_the_first_noise_entries_and_d_learns_to_reco
 def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
     from rllab.errors import UsageError
 
-    assert GANConfig(arch="dcgan").info_codes == 10
+    assert GANConfig(arch="dcgan").info_codes == 20
     assert GANConfig(arch="dcgan", conditional=True).info_codes == 0
     assert GANConfig(arch="tutorial").info_codes == 0
     with pytest.raises(UsageError, match="--info-codes 10 is for unconditional"):
