@@ -71,7 +71,7 @@ class GANConfig:
     lr_final_fraction: float | None = None
     """Both learning rates fall linearly over the budget (the larger of the time and the epoch fraction used) to this fraction of their start; 1: constant."""
     info_codes: int | None = None
-    """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw one kind of digit, equally often. 0: off; with --conditional: 0."""
+    """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw mostly one kind of digit, equally often. 0: off; with --conditional: 0."""
     info_weight: float = 1.0
     """Weight of the InfoGAN code's cross-entropy in both losses."""
     d_steps: int = 1
