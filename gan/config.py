@@ -90,6 +90,7 @@ class GANConfig:
         self.dataset = check_choice("--dataset", self.dataset, sorted(DATASETS))
         if self.conditional and self.info_codes is None:
             self.info_codes = 0  # the labels already name the kind of image
+        info_codes_given = self.info_codes is not None
         for name, value in ARCH_DEFAULTS[self.arch].items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -111,6 +112,10 @@ class GANConfig:
                                            max_inclusive=False)
         self.ema = check_float("--ema", self.ema, min_value=0.0, max_value=1.0, max_inclusive=False)
         self.lr_final_fraction = check_float("--lr-final-fraction", self.lr_final_fraction, min_value=0.0, max_value=1.0)
+        if not info_codes_given and self.info_codes >= self.noise_dim:
+            raise UsageError(f"--noise-dim {self.noise_dim} leaves no room for {self.arch}'s default InfoGAN code of "
+                             f"{self.info_codes} categories (the first {self.info_codes} noise entries): give --noise-dim "
+                             f"{self.info_codes + 1} or more, or --info-codes below {self.noise_dim} (0: off)")
         self.info_codes = check_int("--info-codes", self.info_codes, min_value=0, max_value=self.noise_dim - 1)
         if self.info_codes == 1:
             raise UsageError("--info-codes 1 is no choice: give 0 (off) or at least 2 categories")

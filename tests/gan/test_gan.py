@@ -74,7 +74,7 @@ def _changed(before, variables):
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
 def test_d_phase_changes_only_d_and_g_phase_only_g(arch):
     keras.utils.set_random_seed(0)
-    gan = build_trainer(GANConfig(arch=arch, noise_dim=16, jit_compile=False), seed=0)
+    gan = build_trainer(GANConfig(arch=arch, noise_dim=16, info_codes=4 if arch == "dcgan" else None, jit_compile=False), seed=0)
     real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
     g_vars = gan.generator.variables  # batch-norm moving statistics included
     d_vars = gan.discriminator.trainable_variables  # (its dropout's random state is no weight)
@@ -286,6 +286,9 @@ def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
         GANConfig(arch="dcgan", conditional=True, info_codes=10)
     with pytest.raises(UsageError, match="--info-codes 1"):
         GANConfig(arch="mlp", info_codes=1)
+    with pytest.raises(UsageError, match="--noise-dim 16 leaves no room for dcgan's default InfoGAN code of 20"):
+        GANConfig(arch="dcgan", noise_dim=16)
+    assert GANConfig(arch="dcgan", noise_dim=16, info_codes=4).info_codes == 4
 
 
 def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():
@@ -297,7 +300,7 @@ def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():
     assert GANConfig(arch="mlp").width is None
     with pytest.raises(UsageError, match="--width 32 is for --arch dcgan"):
         GANConfig(arch="mlp", width=32)
-    gan = build_trainer(GANConfig(arch="dcgan", width=8, noise_dim=16, jit_compile=False), seed=0)
+    gan = build_trainer(GANConfig(arch="dcgan", width=8, noise_dim=16, info_codes=4, jit_compile=False), seed=0)
     assert gan.generator.layers[-2].output.shape[-1] == 8  # the last hidden G layer: width channels
     assert max(layer.output.shape[-1] for layer in gan.discriminator.layers if isinstance(layer, keras.layers.Conv2D)) == 16
     with pytest.raises(UsageError, match="--width 8 is for --arch dcgan"):
