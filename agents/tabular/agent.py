@@ -74,8 +74,10 @@ class Agent:
 
     def _greedy(self, row: list[float], top: float) -> int:
         """A best action of ``row`` (whose largest value is ``top``), ties broken at random."""
+        if row.count(top) == 1:  # the usual case, without building the list of ties
+            return row.index(top)
         best = [action for action, value in enumerate(row) if value == top]
-        return best[0] if len(best) == 1 else best[int(self.rng.integers(len(best)))]
+        return best[int(self.rng.integers(len(best)))]
 
     def epsilon_greedy_with_probabilities(self, q: np.ndarray, state: int) -> tuple[int, float, float]:
         """`epsilon_greedy`'s action (the same draws from the same generator) with its `action_probabilities`,
