@@ -219,6 +219,18 @@ def test_epsilon_greedy_with_probabilities_draws_as_epsilon_greedy_and_splits_ti
     assert one.action_probabilities(q, 2, 3) == pytest.approx((0.7 / 4 + 0.075, 0.25))
 
 
+def test_the_greedy_pick_draws_only_among_tied_best_actions():
+    """One best action: it is picked and the generator is not touched (runs stay reproducible draw for draw);
+    tied best actions: each of them is picked, never another."""
+    agent = MonteCarloControl(2, 4, MCConfig(epsilon=0.0), np.random.default_rng(3))
+    agent.epsilon = 0.0
+    q = np.array([[0.1, 0.7, 0.2, 0.7], [0.0, 0.0, 0.9, 0.3]])
+    untouched = np.random.default_rng(3).random()
+    assert [agent.epsilon_greedy(q, 1) for _ in range(20)] == [2] * 20
+    assert agent.rng.random() == untouched
+    assert {agent.epsilon_greedy(q, 0) for _ in range(200)} == {1, 3}
+
+
 def test_retrace_is_refused_for_on_policy_monte_carlo():
     with pytest.raises(UsageError, match="--retrace only applies to mc-off-policy, not to mc-es"):
         MCConfig(algo="mc-es", retrace=True)
