@@ -223,7 +223,6 @@ def test_the_greedy_pick_draws_only_among_tied_best_actions():
     """One best action: it is picked and the generator is not touched (runs stay reproducible draw for draw);
     tied best actions: each of them is picked, never another."""
     agent = MonteCarloControl(2, 4, MCConfig(epsilon=0.0), np.random.default_rng(3))
-    agent.epsilon = 0.0
     q = np.array([[0.1, 0.7, 0.2, 0.7], [0.0, 0.0, 0.9, 0.3]])
     untouched = np.random.default_rng(3).random()
     assert [agent.epsilon_greedy(q, 1) for _ in range(20)] == [2] * 20
