@@ -111,6 +111,10 @@ _TRAIN_DOCS = {
                       "1/step-size returns, then a recency-weighted one (--no-sample-average: --step-size alone)",
     "forget_episodes": "Monte Carlo: a return's weight in its average decays by 1/e over N episodes, however often "
                        "its state-action is visited; none: no forgetting (1/N averages with the step size as floor)",
+    "exploration_bonus": "Monte Carlo: every reward learned from gains X / sqrt(N), N the arrivals so far in the "
+                         "non-terminal state reached: a count-based exploration bonus that fades as states become "
+                         "familiar (returns, unlike TD's bootstrapped targets, cannot carry the optimism of untried "
+                         "actions back along a path); derived defaults: 0.1 x the largest reward for mc; 0: none",
 }
 
 
@@ -172,7 +176,7 @@ def _add_train(commands) -> None:
                     "stretches the default schedules with it; config.json records the values used and, under "
                     "defaults_from, where they came from.",
         epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
-               "--first-visit, --sample-average, --forget-episodes, --initial-weight and --retrace). Ctrl-C finishes the episode and saves a "
+               "--first-visit, --sample-average, --forget-episodes, --initial-weight, --exploration-bonus and --retrace). Ctrl-C finishes the episode and saves a "
                "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
     )
     flags = add_config_flags(
@@ -181,7 +185,8 @@ def _add_train(commands) -> None:
         choices={"algo": CONTROL_ALGOS, "epsilon.kind": SCHEDULE_KINDS, "step_size.kind": SCHEDULE_KINDS},
         parsers={"gamma": probability, "epsilon.start": probability, "epsilon.end": probability,
                  "step_size.start": _nonneg_number, "step_size.end": _nonneg_number, "eval_every": nonneg_int,
-                 "stop_at_optimum": nonneg_int, "initial_weight": _nonneg_number},
+                 "stop_at_optimum": nonneg_int, "initial_weight": _nonneg_number,
+                 "exploration_bonus": _nonneg_number},
         defaults={"algo": ControlConfig.algo, **per_env_defaults()},
         docs=_TRAIN_DOCS,
         skip=("defaults_from",),

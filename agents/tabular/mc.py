@@ -18,6 +18,14 @@ let a rarely taken action keep returns from a far older, worse policy; it then s
 underestimated, the greedy policy stops trying it, and the policy locks in. With ``initial_weight``
 the initial Q counts as that many returns seen at episode 0, so optimism outlives the first return.
 
+With ``exploration_bonus`` b, each reward learned from gains b / sqrt(N(s')), N(s') counting the
+arrivals so far in the (non-terminal) state reached: a count-based bonus (Strehl & Littman 2008; Bellemare
+et al. 2016). TD carries the optimism of untried actions back along a path by bootstrapping; a Monte
+Carlo return carries only what the episode met, so where the goal lies beyond a corridor of holes the
+greedy policy stayed worth 0 for most of the budget (slippery random 8x8 map 0, 190000 of 300000
+episodes on seed 2). The bonus makes reaching rarely seen states worth a detour and fades as they
+become familiar.
+
 Returns are computed backwards at the end of the episode. If a time limit *truncated* the
 episode, the return of its last state starts from that state's value (bootstrapped from Q) rather
 than from 0: the task would have gone on, and cutting it would teach "time runs out" that the
@@ -39,6 +47,7 @@ class MonteCarloControl(Agent):
         super().__init__(n_states, n_actions, config, rng)
         # N(s, a) for sample averages; with forget_episodes, a count that decays with episodes since last_update.
         self.visits = np.full((n_states, n_actions), config.initial_weight, dtype=np.float64)
+        self.arrivals = np.zeros(n_states, dtype=np.float64)  # N(s') of the exploration bonus
         self.last_update = np.zeros((n_states, n_actions), dtype=np.float64)  # episode of each entry's last update
         self.episode: list[tuple[int, int, float]] = []
         self.episode_index = 0
@@ -69,6 +78,10 @@ class MonteCarloControl(Agent):
         return self.epsilon_greedy(self.q, state)
 
     def update(self, state, action, reward, next_state, terminated, truncated):
+        bonus = self.config.exploration_bonus
+        if bonus and not terminated:
+            self.arrivals[next_state] += 1.0
+            reward += bonus / math.sqrt(self.arrivals[next_state])
         self.episode.append((state, action, reward))
         if truncated and not terminated:
             self.tail_value = self.bootstrap_value(next_state)
@@ -90,7 +103,7 @@ class MonteCarloControl(Agent):
             self.q[state, action] += alpha * (g - self.q[state, action])
 
     def state_arrays(self):
-        return {"q": self.q, "visits": self.visits, "last_update": self.last_update}
+        return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "arrivals": self.arrivals}
 
 
 class ExploringStartsMC(MonteCarloControl):
@@ -157,7 +170,7 @@ class OffPolicyMC(MonteCarloControl):
             weight *= min(ratio, 1.0) if retrace else ratio
 
     def state_arrays(self):
-        return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "weights": self.weights}
+        return super().state_arrays() | {"weights": self.weights}
 
 
 MC_AGENTS = {"mc": MonteCarloControl, "mc-es": ExploringStartsMC, "mc-off-policy": OffPolicyMC}

@@ -121,6 +121,22 @@ def test_monte_carlo_counts_the_initial_value_as_initial_weight_returns(initial_
     assert agent.q[0, 1] == 1.0  # untried: still the initial value
 
 
+def test_monte_carlo_exploration_bonus_fades_with_arrivals_and_skips_terminal_steps():
+    """Two episodes 0 -> 1 -> goal (reward 1): the arrival in state 1 earns 0.5 / sqrt(N) (N = 1, then 2);
+    the terminating step earns no bonus, so Q(1, 0) stays the plain reward."""
+    config = MCConfig(gamma=1.0, step_size=0.0, exploration_bonus=0.5)
+    agent = MonteCarloControl(3, 2, config, np.random.default_rng(0))
+    for episode in range(2):
+        agent.begin_episode(episode)
+        agent.update(0, 0, 0.0, 1, False, False)
+        agent.update(1, 0, 1.0, 2, True, False)
+        agent.end_episode()
+    assert agent.q[1, 0] == pytest.approx(1.0)
+    assert agent.q[0, 0] == pytest.approx(1.0 + (0.5 + 0.5 / math.sqrt(2)) / 2)  # the average of two returns
+    np.testing.assert_array_equal(agent.arrivals, [0.0, 2.0, 0.0])
+    assert "arrivals" in agent.state_arrays()  # a resumed run goes on with the same bonuses
+
+
 def test_forgetting_monte_carlo_converges_on_the_chain(chain_q_star):
     config = _config("mc", CHAIN_ID, 3000, gamma=GAMMA, epsilon=Schedule("linear", 1.0, 0.0, 2000),
                      step_size=0.0, forget_episodes=300)

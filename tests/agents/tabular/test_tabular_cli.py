@@ -114,6 +114,7 @@ def test_value_iteration_and_policy_iteration_runs_agree(tmp_path):
      "--epsilon-decay exponential needs --epsilon and --epsilon-end > 0"),
     (["--algo", "q-learning", "--forget-episodes", "100"], "--forget-episodes only applies to Monte Carlo"),
     (["--algo", "sarsa", "--retrace"], "--retrace only applies to Monte Carlo"),
+    (["--algo", "sarsa", "--exploration-bonus", "0.1"], "--exploration-bonus only applies to Monte Carlo"),
     (["--algo", "mc", "--retrace"], "--retrace only applies to mc-off-policy, not to mc"),
 ])
 def test_bad_env_space_or_kwargs_is_a_one_line_error(tmp_path, capsys, argv, message):
@@ -138,8 +139,9 @@ def test_eval_of_a_missing_or_foreign_run_folder_is_an_error(tmp_path, capsys):
     assert "is a 'dqn' run, not a 'tabular' run" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("algo_fields", [{"algo": "q-learning"}, {"algo": "mc", "forget_episodes": 50, "step_size": 0.0}],
-                         ids=["q-learning", "mc-forgetting"])
+@pytest.mark.parametrize("algo_fields", [{"algo": "q-learning"},
+                                         {"algo": "mc", "forget_episodes": 50, "step_size": 0.0, "exploration_bonus": 0.1}],
+                         ids=["q-learning", "mc-forgetting-bonus"])
 def test_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, algo_fields):
     config = {**algo_fields, "env": "FrozenLake-v1", "episodes": 300, "eval_every": 100,
               "epsilon": {"kind": "linear", "start": 1.0, "end": 0.1, "episodes": 300}}
