@@ -14,9 +14,9 @@ import dataclasses
 from pathlib import Path
 
 from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, EVALUATIONS_PER_RUN,
-                                   GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES, SCHEDULE_FLAGS,
-                                   SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig,
-                                   DPConfig, MCConfig)
+                                   EXPLORATION_BONUS_SHARE, GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS,
+                                   MIN_DERIVED_EPISODES, SCHEDULE_FLAGS, SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS,
+                                   TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
@@ -35,7 +35,9 @@ DERIVED_DEFAULTS_HELP = (
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
     "averages that forget over 5% of the budget (mc-off-policy 2.5%), mc and mc-es count the optimistic initial "
-    "Q as one return (--initial-weight 1), no step-size floor (mc-off-policy where outcomes are not random: "
+    "Q as one return (--initial-weight 1), mc a count-based exploration bonus of "
+    f"{EXPLORATION_BONUS_SHARE:g} x the largest reward (--exploration-bonus), "
+    "no step-size floor (mc-off-policy where outcomes are not random: "
     "0.5 -> 0.05 over the budget); "
     f"{EVALUATIONS_PER_RUN['model']} evaluations of the greedy policy per run where the model gives their exact "
     f"value, else {EVALUATIONS_PER_RUN['no model']}.")
@@ -114,7 +116,8 @@ _TRAIN_DOCS = {
     "exploration_bonus": "Monte Carlo: every reward learned from gains X / sqrt(N), N the arrivals so far in the "
                          "non-terminal state reached: a count-based exploration bonus that fades as states become "
                          "familiar (returns, unlike TD's bootstrapped targets, cannot carry the optimism of untried "
-                         "actions back along a path); derived defaults: 0.1 x the largest reward for mc; 0: none",
+                         f"actions back along a path); derived defaults: {EXPLORATION_BONUS_SHARE:g} x the largest "
+                         "reward for mc; 0: none",
 }
 
 
