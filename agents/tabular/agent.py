@@ -70,25 +70,31 @@ class Agent:
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
         row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
-        return self._greedy(row, max(row))
-
-    def _greedy(self, row: list[float], top: float) -> int:
-        """A best action of ``row`` (whose largest value is ``top``), ties broken at random."""
-        if row.count(top) == 1:  # the usual case, without building the list of ties
+        top = max(row)
+        if row.count(top) == 1:  # the usual case, inline: this runs at every step
             return row.index(top)
+        return self._tied_best(row, top)
+
+    def _tied_best(self, row: list[float], top: float) -> int:
+        """One of the actions of ``row`` whose value is ``top``, chosen at random."""
         best = [action for action, value in enumerate(row) if value == top]
         return best[int(self.rng.integers(len(best)))]
 
     def epsilon_greedy_with_probabilities(self, q: np.ndarray, state: int) -> tuple[int, float, float]:
         """`epsilon_greedy`'s action (the same draws from the same generator) with its `action_probabilities`,
-        from one read of the row: off-policy Monte Carlo needs both at every step."""
+        from one read of the row: off-policy Monte Carlo needs both at every step. `_probabilities`' formula is
+        inlined here (this runs at every step); a test holds the two equal to the bit."""
         row = q[state].tolist()
         top = max(row)
-        if self.epsilon > 0 and self.rng.random() < self.epsilon:
+        ties = row.count(top)
+        epsilon = self.epsilon
+        if epsilon > 0 and self.rng.random() < epsilon:
             action = int(self.rng.integers(self.n_actions))
+            if row[action] != top:
+                return action, epsilon / self.n_actions, 0.0
         else:
-            action = self._greedy(row, top)
-        return (action, *self._probabilities(row, top, action))
+            action = row.index(top) if ties == 1 else self._tied_best(row, top)
+        return action, (1.0 - epsilon) / ties + epsilon / self.n_actions, 1.0 / ties
 
     def action_probabilities(self, q: np.ndarray, state: int, action: int) -> tuple[float, float]:
         """``(b, pi)``: the probability that `epsilon_greedy` picks ``action`` in ``state``, and that the
@@ -121,11 +127,12 @@ def run_episode(env, agent: Agent, episode: int, *, start: Callable[[], int] | N
     state = env.reset(seed=seed)
     if start is not None:
         state = start()
+    act, step, update = agent.act, env.step_function(), agent.update  # bound once: this loop is the hot path
     total, steps = 0.0, 0
     while True:
-        action = agent.act(state)
-        next_state, reward, terminated, truncated = env.step(action)
-        agent.update(state, action, reward, next_state, terminated, truncated)
+        action = act(state)
+        next_state, reward, terminated, truncated = step(action)
+        update(state, action, reward, next_state, terminated, truncated)
         total += reward
         steps += 1
         if terminated or truncated:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -253,7 +254,7 @@ class TableStepper:
         self.table = table
         """``table[s][a]``: (cumulative probabilities, outcomes ``(state index, reward, terminated)``)."""
         self.time_limit = time_limit
-        self.elapsed = 0
+        self.restart()
 
     @classmethod
     def for_env(cls, env, indexer: ObservationIndexer, time_limit: int | None) -> "TableStepper | None":
@@ -276,17 +277,19 @@ class TableStepper:
     def step(self, action: int) -> tuple[int, float, bool, bool]:
         unwrapped = self.unwrapped
         cumulative, outcomes = self.table[unwrapped.s][action]
-        draw = unwrapped.np_random.random()
-        chosen = 0  # categorical_sample's argmax of an all-False row (a draw above float rounding)
-        for i, bound in enumerate(cumulative):
-            if bound > draw:
-                chosen = i
-                break
+        chosen = bisect_right(cumulative, self.draw())  # the first outcome whose cumulative bound exceeds the draw
+        if chosen == len(outcomes):
+            chosen = 0  # categorical_sample's argmax of an all-False row (a draw above float rounding)
         state, reward, terminated = outcomes[chosen]
         unwrapped.s = state
         unwrapped.lastaction = action
         self.elapsed += 1
         return state, reward, terminated, self.time_limit is not None and self.elapsed >= self.time_limit
+
+    def restart(self) -> None:
+        """After the env's reset: a seeded reset gives the env a new generator, whose draws `step` then takes."""
+        self.draw = self.unwrapped.np_random.random
+        self.elapsed = 0
 
 
 @dataclass
@@ -321,7 +324,7 @@ class TabularEnv:
     def reset(self, seed: int | None = None) -> int:
         observation, _ = self.env.reset(seed=seed)
         if self.table_stepper is not None:
-            self.table_stepper.elapsed = 0
+            self.table_stepper.restart()
         return self.indexer.index(observation)
 
     def step(self, action: int) -> tuple[int, float, bool, bool]:
@@ -330,6 +333,10 @@ class TabularEnv:
             return self.table_stepper.step(int(action))
         observation, reward, terminated, truncated, _ = self.env.step(int(action))
         return self.indexer.index(observation), float(reward), bool(terminated), bool(truncated)
+
+    def step_function(self) -> Callable[[int], tuple[int, float, bool, bool]]:
+        """`step` itself, or, where it delegates to the `TableStepper`, the stepper's (one call less per step)."""
+        return self.table_stepper.step if self.table_stepper is not None else self.step
 
     def close(self) -> None:
         self.env.close()

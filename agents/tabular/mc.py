@@ -65,12 +65,14 @@ class MonteCarloControl(Agent):
         decayed for the episodes since the entry's last update when ``forget_episodes`` is set;
         returns the new total. One weight table per learner: the update time is shared."""
         forget = self.config.forget_episodes
-        elapsed = self.episode_index - self.last_update[state, action]
+        total = table.item(state, action)  # Python floats: NumPy scalars cost more per operation, to the same bits
+        elapsed = self.episode_index - self.last_update.item(state, action)
         if forget and elapsed:
-            table[state, action] *= math.exp(-elapsed / forget)
+            total *= math.exp(-elapsed / forget)
+        total += weight
+        table[state, action] = total
         self.last_update[state, action] = self.episode_index
-        table[state, action] += weight
-        return table[state, action]
+        return total
 
     def act(self, state):
         if self.first_action_random and not self.episode:
@@ -92,15 +94,17 @@ class MonteCarloControl(Agent):
 
     def end_episode(self):
         first = first_visit_flags(self.episode) if self.config.first_visit else None
+        q, gamma, step_size, sample_average = self.q, self.gamma, self.step_size, self.config.sample_average
         g = self.tail_value
         for t in range(len(self.episode) - 1, -1, -1):
             state, action, reward = self.episode[t]
-            g = reward + self.gamma * g
+            g = reward + gamma * g
             if first is not None and not first[t]:
                 continue
             count = self.add_weight(self.visits, state, action, 1.0)
-            alpha = max(1.0 / count, self.step_size) if self.config.sample_average else self.step_size
-            self.q[state, action] += alpha * (g - self.q[state, action])
+            alpha = max(1.0 / count, step_size) if sample_average else step_size
+            value = q.item(state, action)
+            q[state, action] = value + alpha * (g - value)
 
     def state_arrays(self):
         return {"q": self.q, "visits": self.visits, "last_update": self.last_update, "arrivals": self.arrivals}
@@ -147,18 +151,20 @@ class OffPolicyMC(MonteCarloControl):
 
     def end_episode(self):
         first = first_visit_flags(self.episode) if self.config.first_visit else None
-        retrace = self.config.retrace
+        q, gamma, step_size, sample_average = self.q, self.gamma, self.step_size, self.config.sample_average
+        retrace, target_probs = self.config.retrace, self.target_probs
         g, weight = self.tail_value, 1.0
         for t in range(len(self.episode) - 1, -1, -1):
             state, action, reward = self.episode[t]
-            g = reward + self.gamma * g
+            g = reward + gamma * g
             if first is None or first[t]:
                 total = self.add_weight(self.weights, state, action, weight)
                 # Weighted IS averages with W / C(s, a); as for on-policy averages, step_size is a floor so the
                 # heavy weights of early, more random episodes are eventually forgotten.
-                alpha = max(weight / total, self.step_size) if self.config.sample_average else self.step_size * weight
-                self.q[state, action] += min(alpha, 1.0) * (g - self.q[state, action])
-            if not self.target_probs[t]:
+                alpha = max(weight / total, step_size) if sample_average else step_size * weight
+                value = q.item(state, action)
+                q[state, action] = value + min(alpha, 1.0) * (g - value)
+            if not target_probs[t]:
                 if not retrace:
                     break  # the greedy target policy would not have taken it: earlier steps get weight 0
                 # The target policy would have gone on greedily from here: the return of the steps before
@@ -166,7 +172,7 @@ class OffPolicyMC(MonteCarloControl):
                 # the value the greedy action had when the episode was played measured no better).
                 g, weight = float(self.q[state].max()), 1.0
                 continue
-            ratio = self.target_probs[t] / self.behaviour_probs[t]
+            ratio = target_probs[t] / self.behaviour_probs[t]
             weight *= min(ratio, 1.0) if retrace else ratio
 
     def state_arrays(self):

@@ -24,7 +24,8 @@ class QLearning(Agent):
 
     def update(self, state, action, reward, next_state, terminated, truncated):
         target = reward if terminated else reward + self.gamma * self.next_value(next_state)
-        self.q[state, action] += self.step_size * (target - self.q[state, action])
+        value = self.q.item(state, action)  # a Python float: NumPy scalars cost more per operation, to the same bits
+        self.q[state, action] = value + self.step_size * (target - value)
 
 
 class ExpectedSarsa(QLearning):
@@ -68,9 +69,11 @@ class DoubleQLearning(Agent):
         learner, critic = (self.q, self.q2) if self.rng.random() < 0.5 else (self.q2, self.q)
         target = reward
         if not terminated:
-            target += self.gamma * critic[next_state, int(learner[next_state].argmax())]
-        change = self.step_size * (target - learner[state, action])
-        learner[state, action] += change
+            row = learner[next_state].tolist()
+            target += self.gamma * critic.item(next_state, row.index(max(row)))  # argmax: the first best action
+        value = learner.item(state, action)
+        change = self.step_size * (target - value)
+        learner[state, action] = value + change
         self._sum[state, action] += change
 
     def greedy_q(self):

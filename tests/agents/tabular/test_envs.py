@@ -17,7 +17,8 @@ TOY_TEXT = [
 def _play(tabular_env, actions_rng, *, episodes: int, seed: int, exploring_rng=None) -> list:
     trace = []
     for episode in range(episodes):
-        state = tabular_env.reset(seed=seed if episode == 0 else None)
+        # A seeded reset mid-way gives the env a new generator: the stepper must draw from that one.
+        state = tabular_env.reset(seed=seed + episode if episode in (0, episodes // 2) else None)
         if exploring_rng is not None:
             state = exploring_start(tabular_env, exploring_rng)
         trace.append(("reset", state))
