@@ -35,7 +35,7 @@ DERIVED_DEFAULTS_HELP = (
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
     "averages that forget over 5% of the budget (mc-off-policy 2.5%), mc and mc-es count the optimistic initial "
-    "Q as one return (--initial-weight 1), mc a count-based exploration bonus of "
+    "Q as one return (--initial-weight 1) and learn with a count-based exploration bonus of "
     f"{EXPLORATION_BONUS_SHARE:g} x the largest reward (--exploration-bonus), "
     "no step-size floor (mc-off-policy where outcomes are not random: "
     "0.5 -> 0.05 over the budget); "
@@ -117,7 +117,7 @@ _TRAIN_DOCS = {
                          "non-terminal state reached: a count-based exploration bonus that fades as states become "
                          "familiar (returns, unlike TD's bootstrapped targets, cannot carry the optimism of untried "
                          f"actions back along a path); derived defaults: {EXPLORATION_BONUS_SHARE:g} x the largest "
-                         "reward for mc; 0: none",
+                         "reward for mc and mc-es; 0: none",
 }
 
 

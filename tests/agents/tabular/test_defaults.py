@@ -107,9 +107,10 @@ def test_derived_defaults_follow_the_facts():
     assert mc["forget_episodes"] == mc["episodes"] // 20 and off_policy["forget_episodes"] == off_policy["episodes"] // 40
     # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).
     assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
-    # Its returns cannot carry that optimism back along a path: a count-based bonus, a tenth of the largest reward.
-    assert mc["exploration_bonus"] == pytest.approx(0.1)
-    assert not any("exploration_bonus" in derived_defaults(algo, facts) for algo in ("mc-es", "mc-off-policy", "q-learning"))
+    # Its returns cannot carry that optimism back along a path: a count-based bonus, a tenth of the largest reward
+    # (for the on-policy methods; Retrace's returns bootstrap).
+    assert mc["exploration_bonus"] == derived_defaults("mc-es", facts)["exploration_bonus"] == pytest.approx(0.1)
+    assert not any("exploration_bonus" in derived_defaults(algo, facts) for algo in ("mc-off-policy", "q-learning"))
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
     assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
     # Evaluations are exact and free with a model, so there are more of them; without one each plays episodes.
