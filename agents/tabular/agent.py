@@ -70,31 +70,25 @@ class Agent:
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
         row = q[state].tolist()  # a handful of actions: plain Python beats NumPy's per-call overhead here
-        top = max(row)
-        if row.count(top) == 1:  # the usual case, inline: this runs at every step
-            return row.index(top)
-        return self._tied_best(row, top)
+        return self._greedy(row, max(row))
 
-    def _tied_best(self, row: list[float], top: float) -> int:
-        """One of the actions of ``row`` whose value is ``top``, chosen at random."""
+    def _greedy(self, row: list[float], top: float) -> int:
+        """A best action of ``row`` (whose largest value is ``top``), ties broken at random."""
+        if row.count(top) == 1:  # the usual case, without building the list of ties
+            return row.index(top)
         best = [action for action, value in enumerate(row) if value == top]
         return best[int(self.rng.integers(len(best)))]
 
     def epsilon_greedy_with_probabilities(self, q: np.ndarray, state: int) -> tuple[int, float, float]:
         """`epsilon_greedy`'s action (the same draws from the same generator) with its `action_probabilities`,
-        from one read of the row: off-policy Monte Carlo needs both at every step. `_probabilities`' formula is
-        inlined here (this runs at every step); a test holds the two equal to the bit."""
+        from one read of the row: off-policy Monte Carlo needs both at every step."""
         row = q[state].tolist()
         top = max(row)
-        ties = row.count(top)
-        epsilon = self.epsilon
-        if epsilon > 0 and self.rng.random() < epsilon:
+        if self.epsilon > 0 and self.rng.random() < self.epsilon:
             action = int(self.rng.integers(self.n_actions))
-            if row[action] != top:
-                return action, epsilon / self.n_actions, 0.0
         else:
-            action = row.index(top) if ties == 1 else self._tied_best(row, top)
-        return action, (1.0 - epsilon) / ties + epsilon / self.n_actions, 1.0 / ties
+            action = self._greedy(row, top)
+        return (action, *self._probabilities(row, top, action))
 
     def action_probabilities(self, q: np.ndarray, state: int, action: int) -> tuple[float, float]:
         """``(b, pi)``: the probability that `epsilon_greedy` picks ``action`` in ``state``, and that the

@@ -170,7 +170,7 @@ class OffPolicyMC(MonteCarloControl):
                 # The target policy would have gone on greedily from here: the return of the steps before
                 # continues from its value of this state, as at a time-limit cut (max Q of the current table;
                 # the value the greedy action had when the episode was played measured no better).
-                g, weight = float(self.q[state].max()), 1.0
+                g, weight = float(q[state].max()), 1.0
                 continue
             ratio = target_probs[t] / self.behaviour_probs[t]
             weight *= min(ratio, 1.0) if retrace else ratio
