@@ -110,17 +110,17 @@ class Agent:
         return (1.0 - self.epsilon) * max(row) + self.epsilon * (sum(row) / len(row))
 
 
-def run_episode(env, agent: Agent, episode: int, *, start: Callable[[], int] | None = None,
+def run_episode(env, agent: Agent, episode: int, *, start: Callable[[int], int] | None = None,
                 seed: int | None = None) -> tuple[float, int]:
     """Play one training episode; returns (undiscounted return, steps).
 
-    ``start()``, called after the reset, may move the env to another state and returns it
-    (exploring starts).
+    ``start(state)``, called with the state the reset gave, may move the env to another state and
+    returns the state the episode begins in (exploring starts: `agents.tabular.envs.exploring_starts`).
     """
     agent.begin_episode(episode)
     state = env.reset(seed=seed)
     if start is not None:
-        state = start()
+        state = start(state)
     act, step, update = agent.act, env.step_function(), agent.update  # bound once: this loop is the hot path
     total, steps = 0.0, 0
     while True:

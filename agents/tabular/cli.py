@@ -15,7 +15,8 @@ from pathlib import Path
 
 from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, EVALUATIONS_PER_RUN,
                                    EXPLORATION_BONUS_SHARE, GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS,
-                                   MIN_DERIVED_EPISODES, SCHEDULE_FLAGS, SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS,
+                                   MIN_DERIVED_EPISODES, RANDOM_START_SHARE, SCHEDULE_FLAGS, SCHEDULE_KINDS,
+                                   STEPS_PER_PAIR, TD_ALGOS,
                                    TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
@@ -36,7 +37,8 @@ DERIVED_DEFAULTS_HELP = (
     "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
     "averages that forget over 5% of the budget (mc-off-policy 2.5%), mc and mc-es count the optimistic initial "
     "Q as one return (--initial-weight 1) and learn with a count-based exploration bonus of "
-    f"{EXPLORATION_BONUS_SHARE:g} x the largest reward (--exploration-bonus), "
+    f"{EXPLORATION_BONUS_SHARE:g} x the largest reward (--exploration-bonus), mc-es starts "
+    f"{RANDOM_START_SHARE:.0%} of its episodes in a random state (--random-start-share), "
     "no step-size floor (mc-off-policy where outcomes are not random: "
     "0.5 -> 0.05 over the budget); "
     f"{EVALUATIONS_PER_RUN['model']} evaluations of the greedy policy per run where the model gives their exact "
@@ -118,6 +120,9 @@ _TRAIN_DOCS = {
                          "familiar (returns, unlike TD's bootstrapped targets, cannot carry the optimism of untried "
                          f"actions back along a path); derived defaults: {EXPLORATION_BONUS_SHARE:g} x the largest "
                          "reward for mc and mc-es; 0: none",
+    "random_start_share": "mc-es: the share of episodes that begin in a random state (exploring starts); the others "
+                          "begin where the task's reset puts them, and every episode's first action is random; "
+                          f"derived defaults: {RANDOM_START_SHARE:g}",
 }
 
 
@@ -179,7 +184,7 @@ def _add_train(commands) -> None:
                     "stretches the default schedules with it; config.json records the values used and, under "
                     "defaults_from, where they came from.",
         epilog=f"TD algos: {', '.join(TD_ALGOS)}; Monte Carlo algos: {', '.join(MC_ALGOS)} (only they take "
-               "--first-visit, --sample-average, --forget-episodes, --initial-weight, --exploration-bonus and --retrace). Ctrl-C finishes the episode and saves a "
+               "--first-visit, --sample-average, --forget-episodes, --initial-weight, --exploration-bonus, --random-start-share and --retrace). Ctrl-C finishes the episode and saves a "
                "checkpoint and the report; the same command with --resume continues it (--episodes N extends a run).",
     )
     flags = add_config_flags(
@@ -189,7 +194,7 @@ def _add_train(commands) -> None:
         parsers={"gamma": probability, "epsilon.start": probability, "epsilon.end": probability,
                  "step_size.start": _nonneg_number, "step_size.end": _nonneg_number, "eval_every": nonneg_int,
                  "stop_at_optimum": nonneg_int, "initial_weight": _nonneg_number,
-                 "exploration_bonus": _nonneg_number},
+                 "exploration_bonus": _nonneg_number, "random_start_share": probability},
         defaults={"algo": ControlConfig.algo, **per_env_defaults()},
         docs=_TRAIN_DOCS,
         skip=("defaults_from",),

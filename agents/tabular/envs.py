@@ -409,6 +409,17 @@ def exploring_start(tabular_env: TabularEnv, rng: np.random.Generator) -> int:
     return state
 
 
+def exploring_starts(tabular_env: TabularEnv, rng: np.random.Generator,
+                     random_share: float = 1.0) -> Callable[[int], int]:
+    """The ``start`` of `agents.tabular.agent.run_episode` for mc-es: given the state the reset put the env in,
+    it moves a share ``random_share`` of episodes to a random state (`exploring_start`) and leaves the others
+    where they are. With a share of 1 no extra random number is drawn, so such runs play as they always did.
+    """
+    if random_share >= 1.0:
+        return lambda reset_state: exploring_start(tabular_env, rng)
+    return lambda reset_state: exploring_start(tabular_env, rng) if rng.random() < random_share else reset_state
+
+
 def _absorbing(transitions_by_action) -> bool:
     """A state every action of which ends the episode at once with reward 0 (FrozenLake's holes and goal)."""
     return all(terminated and reward == 0 for outcomes in transitions_by_action.values()

@@ -31,7 +31,7 @@ import numpy as np
 from agents.tabular import dp
 from agents.tabular.agent import Agent, run_episode
 from agents.tabular.config import ControlConfig, DPConfig, config_from_dict, field_flag
-from agents.tabular.envs import exploring_start, make_tabular_env
+from agents.tabular.envs import exploring_start, exploring_starts, make_tabular_env
 from agents.tabular.evaluate import Reference, at_optimum, meets_target, play_greedy, reference_for, summarize
 from agents.tabular.mc import MC_AGENTS
 from agents.tabular.run_folder import GROUP, KIND, load_q_table, open_tabular_run
@@ -168,10 +168,10 @@ def train_control(config: ControlConfig | None, *, seed: int | None = None, run_
     rng = seed_everything(seed, tensorflow=False)
     reference = reference_for(eval_env, step_cap=config.max_episode_steps)
     agent = make_agent(config, env.n_states, env.n_actions, rng)
-    start = (lambda: exploring_start(env, rng)) if config.algo == "mc-es" else None
+    start = exploring_starts(env, rng, config.random_start_share) if config.algo == "mc-es" else None
     if start is not None:
         env.reset(seed=seed)
-        start()  # fail now, not mid-run, if the env's state cannot be set
+        exploring_start(env, rng)  # fail now, not mid-run, if the env's state cannot be set
 
     returns = np.zeros(config.episodes)
     lengths = np.zeros(config.episodes, dtype=np.int64)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import agents.tabular.train as train_module
-from agents.tabular.config import (EPISODES_PER_PAIR, STEPS_PER_PAIR, MCConfig, Schedule, TDConfig, config_from_dict,
-                                   default_config, derived_defaults, named_task, task_facts)
+from agents.tabular.config import (EPISODES_PER_PAIR, RANDOM_START_SHARE, STEPS_PER_PAIR, MCConfig, Schedule, TDConfig,
+                                   config_from_dict, default_config, derived_defaults, named_task, task_facts)
 from agents.tabular.mc import MonteCarloControl
 from rllab.cli import main
 
@@ -111,6 +111,9 @@ def test_derived_defaults_follow_the_facts():
     # (for the on-policy methods; Retrace's returns bootstrap).
     assert mc["exploration_bonus"] == derived_defaults("mc-es", facts)["exploration_bonus"] == pytest.approx(0.1)
     assert not any("exploration_bonus" in derived_defaults(algo, facts) for algo in ("mc-off-policy", "q-learning"))
+    # Exploring starts spread the returns over every state: mc-es starts only a share of its episodes at random.
+    assert derived_defaults("mc-es", facts)["random_start_share"] == RANDOM_START_SHARE < 1.0
+    assert not any("random_start_share" in derived_defaults(algo, facts) for algo in ("mc", "mc-off-policy", "sarsa"))
     steady = derived_defaults("q-learning", task_facts("FrozenLake-v1", {**MADE_UP_MAP, "is_slippery": False}))
     assert steady["episodes"] <= td["episodes"] and steady["step_size"].start > td["step_size"].start
     # Evaluations are exact and free with a model, so there are more of them; without one each plays episodes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.tabular.envs import exploring_start, make_tabular_env
+from agents.tabular.envs import exploring_start, exploring_starts, make_tabular_env
 
 TOY_TEXT = [
     ("FrozenLake8x8-v1", {}, None),
@@ -55,3 +55,22 @@ def test_envs_the_table_cannot_mirror_step_through_gymnasium():
     assert make_tabular_env("Blackjack-v1").table_stepper is None
     assert make_tabular_env("Taxi-v4", {"fickle_passenger": True}).table_stepper is None
     assert make_tabular_env("FrozenLake-v1", render_mode="ansi").table_stepper is None
+
+
+def test_exploring_starts_move_only_their_share_of_episodes_and_a_share_of_1_draws_as_before():
+    tabular_env = make_tabular_env("FrozenLake8x8-v1")
+    home = tabular_env.reset(seed=0)
+    starts = {}
+    for share in (0.0, 0.25, 1.0):
+        start, picked = exploring_starts(tabular_env, np.random.default_rng(1), share), []
+        for _ in range(2000):
+            tabular_env.reset()
+            picked.append(start(home))
+        starts[share] = np.array(picked)
+    assert (starts[0.0] == home).all()
+    # The start state is one of 54 non-absorbing states, so a random start lands back home about 2 % of the time.
+    assert 0.2 < (starts[0.25] != home).mean() < 0.3
+    assert (starts[1.0] != home).mean() > 0.95
+    rng = np.random.default_rng(1)
+    tabular_env.reset()
+    assert all(starts[1.0][i] == exploring_start(tabular_env, rng) for i in range(50))

@@ -8,7 +8,7 @@ import pytest
 
 from agents.tabular.agent import run_episode
 from agents.tabular.config import TD_ALGOS, MCConfig, Schedule, TDConfig
-from agents.tabular.envs import exploring_start, make_tabular_env
+from agents.tabular.envs import exploring_starts, make_tabular_env
 from agents.tabular.mc import MonteCarloControl, OffPolicyMC, first_visit_flags, mc_prediction
 from agents.tabular.td import td0_prediction
 from agents.tabular.train import make_agent
@@ -29,7 +29,7 @@ def _train(config, seed=0):
     env = make_tabular_env(config.env, max_episode_steps=config.max_episode_steps)
     rng = np.random.default_rng(seed)
     agent = make_agent(config, env.n_states, env.n_actions, rng)
-    start = (lambda: exploring_start(env, rng)) if config.algo == "mc-es" else None
+    start = exploring_starts(env, rng, config.random_start_share) if config.algo == "mc-es" else None
     for episode in range(config.episodes):
         run_episode(env, agent, episode, start=start, seed=seed if episode == 0 else None)
     return agent

@@ -116,6 +116,8 @@ def test_value_iteration_and_policy_iteration_runs_agree(tmp_path):
     (["--algo", "sarsa", "--retrace"], "--retrace only applies to Monte Carlo"),
     (["--algo", "sarsa", "--exploration-bonus", "0.1"], "--exploration-bonus only applies to Monte Carlo"),
     (["--algo", "mc", "--retrace"], "--retrace only applies to mc-off-policy, not to mc"),
+    (["--algo", "mc", "--random-start-share", "0.5"], "--random-start-share only applies to mc-es, not to mc"),
+    (["--algo", "q-learning", "--random-start-share", "0.5"], "--random-start-share only applies to Monte Carlo"),
 ])
 def test_bad_env_space_or_kwargs_is_a_one_line_error(tmp_path, capsys, argv, message):
     status = main(["tabular", "train", "--episodes", "1", "--run-dir", str(tmp_path / "r"), "--quiet", *argv])
