@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import agents.tabular.train as train_module
-from agents.tabular.config import (EPISODES_PER_PAIR, RANDOM_START_SHARE, STEPS_PER_PAIR, MCConfig, Schedule, TDConfig,
-                                   config_from_dict, default_config, derived_defaults, named_task, task_facts)
+from agents.tabular.config import (EPISODES_PER_PAIR, OFF_POLICY_EPSILON_END, RANDOM_START_SHARE, STEPS_PER_PAIR,
+                                   MCConfig, Schedule, TDConfig, config_from_dict, default_config, derived_defaults,
+                                   named_task, task_facts)
 from agents.tabular.mc import MonteCarloControl
 from rllab.cli import main
 
@@ -104,7 +105,9 @@ def test_derived_defaults_follow_the_facts():
     assert mc["step_size"].start == 0.0 and off_policy["step_size"].start == 0.0
     assert steady_off_policy["step_size"].end == 0.05
     # Retrace's returns bootstrap from a Q that keeps moving: its averages forget twice as fast.
-    assert mc["forget_episodes"] == mc["episodes"] // 20 and off_policy["forget_episodes"] == off_policy["episodes"] // 40
+    assert mc["forget_episodes"] == mc["episodes"] // 20 and off_policy["forget_episodes"] == off_policy["episodes"] // 80
+    # Its target is greedy whatever the behaviour does: it explores more, and its returns are cut (and bootstrap) sooner.
+    assert off_policy["epsilon"].end == OFF_POLICY_EPSILON_END > mc["epsilon"].end
     # On-policy Monte Carlo keeps its optimism past the first return (TD keeps it by bootstrapping).
     assert mc["initial_weight"] == 1.0 and "initial_weight" not in off_policy and "initial_weight" not in td
     # Its returns cannot carry that optimism back along a path: a count-based bonus, a tenth of the largest reward
