@@ -189,8 +189,8 @@ class MCConfig(ControlConfig):
     largest reward for mc and mc-es (0: none)."""
     random_start_share: float = 1.0
     """mc-es only: the share of episodes that begin in a random state (exploring starts); the others begin where
-    the task's reset puts them. Every mc-es episode's first action is random, so every state-action still
-    starts some episodes. Derived defaults: `RANDOM_START_SHARE` (random starts spread the returns over every
+    the task's reset puts them. Every mc-es episode's first action is random, so with a share above 0 every
+    state-action still starts some episodes. Derived defaults: `RANDOM_START_SHARE` (random starts spread the returns over every
     state, and the states near the task's own start, whose choices decide its value, then get fewer)."""
     retrace: bool = False
     """mc-off-policy only: Retrace(lambda = 1) returns (Munos et al. 2016) instead of weighted importance

@@ -68,7 +68,7 @@ def test_exploring_starts_move_only_their_share_of_episodes_and_a_share_of_1_dra
             picked.append(start(home))
         starts[share] = np.array(picked)
     assert (starts[0.0] == home).all()
-    # The start state is one of 54 non-absorbing states, so a random start lands back home about 2 % of the time.
+    # The start state is one of 53 non-absorbing states, so a random start lands back home about 2 % of the time.
     assert 0.2 < (starts[0.25] != home).mean() < 0.3
     assert (starts[1.0] != home).mean() > 0.95
     rng = np.random.default_rng(1)
