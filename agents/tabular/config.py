@@ -190,8 +190,9 @@ class MCConfig(ControlConfig):
     random_start_share: float = 1.0
     """mc-es only: the share of episodes that begin in a random state (exploring starts); the others begin where
     the task's reset puts them. Every mc-es episode's first action is random, so with a share above 0 every
-    state-action still starts some episodes. Derived defaults: `RANDOM_START_SHARE` (random starts spread the returns over every
-    state, and the states near the task's own start, whose choices decide its value, then get fewer)."""
+    state-action still starts some episodes. Derived defaults: `RANDOM_START_SHARE` (random starts spread the
+    returns over every state, and the states near the task's own start, whose choices decide its value, then get
+    fewer)."""
     retrace: bool = False
     """mc-off-policy only: Retrace(lambda = 1) returns (Munos et al. 2016) instead of weighted importance
     sampling. Each step's ratio pi/b is truncated at 1, so with the greedy target every greedy step
@@ -603,10 +604,11 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         settings["epsilon"] = _decay(1.0, 0.01, max(1, round(TD_EXPLORATION_SHARE * episodes)))
         settings["step_size"] = _decay(0.1, 0.01, episodes) if stochastic else _decay(0.5, 0.05, episodes)
     else:
-        settings["epsilon"] = _decay(1.0, 0.1, max(1, episodes // 10))
+        off_policy = algo == "mc-off-policy"
+        settings["epsilon"] = _decay(1.0, OFF_POLICY_EPSILON_END if off_policy else 0.1, max(1, episodes // 10))
         settings["step_size"] = Schedule("constant", 0.0, 0.0, 1)
         settings["forget_episodes"] = max(1, episodes // 20)
-        if algo != "mc-off-policy":
+        if not off_policy:
             if "initial_q" in settings:
                 settings["initial_weight"] = 1.0  # optimism that outlives the first disappointing return
                 if algo in BONUS_ALGOS:
@@ -618,7 +620,6 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         # it (forgetting over 2.5 % rather than 5 % took slippery 6x6 map 4 from 0.44 to 0.98 of the optimum,
         # unseen 7x7 map 5 from 0.79 to 0.96; `OFF_POLICY_EPSILON_END` and 1.25 %: see there).
         settings["forget_episodes"] = max(1, episodes // 80)
-        settings["epsilon"] = _decay(1.0, OFF_POLICY_EPSILON_END, max(1, episodes // 10))
         if not stochastic:
             # Bootstrapping from max Q carries the optimism of untried actions into the values of well-trodden
             # loops; a slow average kept them above a path tried once and found empty, and the goal of not
