@@ -13,11 +13,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from agents.tabular.config import (CONTROL_ALGOS, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR, EVALUATIONS_PER_RUN,
-                                   EXPLORATION_BONUS_SHARE, GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS,
-                                   MIN_DERIVED_EPISODES, OFF_POLICY_EPSILON_END, RANDOM_START_SHARE, SCHEDULE_FLAGS,
-                                   SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig,
-                                   DPConfig, MCConfig)
+from agents.tabular.config import (CONTROL_ALGOS, DOUBLE_Q_STEP_SIZE_END, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR,
+                                   EVALUATIONS_PER_RUN, EXPLORATION_BONUS_SHARE, GAMMA_STEPS, MAX_DERIVED_EPISODES,
+                                   MC_ALGOS, MIN_DERIVED_EPISODES, OFF_POLICY_EPSILON_END,
+                                   OFF_POLICY_MIN_EXPLORED_VALUE, RANDOM_START_SHARE, SCHEDULE_FLAGS, SCHEDULE_KINDS,
+                                   STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
@@ -34,9 +34,12 @@ DERIVED_DEFAULTS_HELP = (
     f"the one of {', '.join(f'{c:g}' for c in GAMMA_STEPS)} whose optimal stationary policy scores best on the "
     "model within T (1 - 1/T without a model); TD: epsilon 1 -> 0.01 over "
     f"{TD_EXPLORATION_SHARE:.0%} of the budget, step size "
-    "0.1 -> 0.01 (random outcomes) or 0.5 -> 0.05 over the budget; Monte Carlo: epsilon 1 -> 0.1 over 10%, "
+    f"0.1 -> 0.01 (random outcomes; double-q 0.1 -> {DOUBLE_Q_STEP_SIZE_END:g}) or 0.5 -> 0.05 over the budget; "
+    "Monte Carlo: epsilon 1 -> 0.1 over 10%, "
     "averages that forget over 5% of the budget (mc-off-policy: epsilon 1 -> "
-    f"{OFF_POLICY_EPSILON_END:g} and forgetting over 1.25%), mc and mc-es count the optimistic initial "
+    f"{OFF_POLICY_EPSILON_END:g}, or 0.1 where the optimal policy acting at random that often would earn less than "
+    f"{OFF_POLICY_MIN_EXPLORED_VALUE:g} x the largest reward, and forgetting over 1.25%), mc and mc-es count the "
+    "optimistic initial "
     "Q as one return (--initial-weight 1) and learn with a count-based exploration bonus of "
     f"{EXPLORATION_BONUS_SHARE:g} x the largest reward (--exploration-bonus), mc-es starts "
     f"{RANDOM_START_SHARE:.0%} of its episodes in a random state (--random-start-share), "

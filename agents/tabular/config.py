@@ -403,6 +403,10 @@ class TaskFacts:
     random_episode_length: float | None = None
     """Expected steps of an episode under the uniformly random policy, within the horizon, from the model
     (None: no model). Short ones (holes beside the start) mean few updates per episode."""
+    explored_value: float | None = None
+    """Expected return within the horizon of the policy optimal at ``gamma`` when it acts at random with chance
+    `OFF_POLICY_EPSILON_END`: what mc-off-policy's behaviour earns at the end of its exploration (None: no
+    gamma searched, or an optimal value of 0 or below). On a goal task, the share of its episodes that succeed."""
 
     def describe(self) -> str:
         limit = ("none" if self.horizon is None else
@@ -411,7 +415,9 @@ class TaskFacts:
         rewards = "" if self.reward_range is None else f", rewards {self.reward_range[0]:g}..{self.reward_range[1]:g}"
         length = ("" if self.random_episode_length is None
                   else f", random-policy episodes {self.random_episode_length:.1f} steps")
-        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}{length}"
+        kept = ("" if self.explored_value is None else
+                f", optimal policy at epsilon {OFF_POLICY_EPSILON_END:g} worth {self.explored_value:.3g}")
+        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}{length}{kept}"
 
 
 GAMMA_STEPS = (1.0, 2.0, 0.5, 5.0)
@@ -447,16 +453,20 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
     facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made),
                  random_episode_length=_random_episode_length(model, horizon))
     if horizon is not None and model.n_states * model.n_actions <= GAMMA_SEARCH_MAX_PAIRS:
-        best_value, best_gamma = -math.inf, None
+        best_value, best_gamma, best_policy = -math.inf, None, None
         for steps in GAMMA_STEPS:
             gamma = 1.0 - steps / horizon
             if gamma <= 0:
                 continue
             q = dp.policy_iteration(model, gamma=gamma, theta=1e-9).q
-            value = dp.policy_value(model, dp.greedy_actions(q[: model.n_observed]), horizon=horizon)
+            policy = dp.greedy_actions(q[: model.n_observed])
+            value = dp.policy_value(model, policy, horizon=horizon)
             if value > best_value + 1e-9:
-                best_value, best_gamma = value, gamma
+                best_value, best_gamma, best_policy = value, gamma, policy
         facts["gamma"] = best_gamma
+        if best_value > 0:
+            facts["explored_value"] = dp.policy_value(model, best_policy, horizon=horizon,
+                                                      epsilon=OFF_POLICY_EPSILON_END)
     return TaskFacts(**facts)
 
 
@@ -531,6 +541,12 @@ the time), seeds 0-9, a random start in every episode left mc-es at 0.858 and 0.
 (median 0.975); in three quarters of the episodes one seed missed (0.893), in half the worst was 0.904, in a quarter
 0.932 (median 0.993; chosen). With it the random-map suite met every run on seeds 0-9 (slippery worst 0.928; 6x6
 map 4 worst 0.964), <= 40 s."""
+DOUBLE_Q_STEP_SIZE_END = 0.02
+"""Derived final step size of Double Q-learning where outcomes are random (the other TD methods: 0.01). Each of its
+two tables learns from half the steps. On slippery random 8x8 map 0 (optimum 0.078, the goal past a corridor of
+holes; its budget is the 300000-episode maximum) 0.01 missed 90 % of the optimum on seeds 4 and 7 (0.889, 0.885);
+0.02 met seeds 0-9 (worst 0.908, median 0.926). The random-map suite, seeds 0-9: 250/250 with 0.02 (248/250 with
+0.01), in the same number of steps."""
 OFF_POLICY_EPSILON_END = 0.2
 """Derived final epsilon of mc-off-policy (on-policy Monte Carlo: 0.1), with averages that forget over 1.25 % of
 the budget rather than 2.5 %. Its target is the greedy policy whatever the behaviour does, so more exploration
@@ -540,7 +556,16 @@ on from max Q there, so more exploration means shorter, less noisy returns. On s
 and 5 missed), 0.1 with 1.25 % worst 0.875, 0.1 with 1 % worst 0.844, **0.2 with 1.25 % worst 0.943** (median
 0.993), and 0.2 with 2.5 % 0.19-0.50 on every seed: the two go together (the values that max Q bootstraps from
 must be recent). The random-map suite, seeds 0-9: 249/250 (8x8 map 0 seed 5 at 0.871: there epsilon-greedy behaviour
-reaches the goal far more rarely at 0.2 than at 0.1), <= 44 s; before, 247/250 (6x6 map 4 on seeds 1, 5, 9)."""
+reaches the goal far more rarely at 0.2 than at 0.1), <= 44 s; before, 247/250 (6x6 map 4 on seeds 1, 5, 9).
+Where the behaviour would earn less than `OFF_POLICY_MIN_EXPLORED_VALUE`, the end is 0.1 instead."""
+OFF_POLICY_MIN_EXPLORED_VALUE = 0.02
+"""mc-off-policy explores down to `OFF_POLICY_EPSILON_END` only where the optimal policy, acting at random that
+often, still earns this share of the task's largest reward (`TaskFacts.explored_value`; on a goal task, one
+episode in 50 reaches the goal); elsewhere down to 0.1. Its Monte Carlo averages learn from the returns that
+reach the goal. On slippery random 6x6 map 4 (which needs 0.2, see `OFF_POLICY_EPSILON_END`) the behaviour
+earns 0.027 at 0.2; on 8x8 map 0, where 0.2 missed on seed 5, 0.0095 (0.026 at 0.1); on the other maps of the
+suite 0.036 or more. At 0.1, 8x8 map 0 met seeds 0-9 (worst 0.928, median 0.938, <= 44.5 s), and the suite
+250/250 (the other maps keep 0.2: the same runs)."""
 MIN_DERIVED_EPISODES = 5000
 MAX_DERIVED_EPISODES = 300_000
 """The most episodes of a derived budget, any method: on slippery random 8x8 maps a learned policy's
@@ -567,7 +592,8 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
       where every reward is negative 0 is optimistic already);
     * gamma: `TaskFacts.gamma` (searched on the model), else 1 - 1/T, else 1;
     * TD: epsilon 1 -> 0.01 over the first `TD_EXPLORATION_SHARE` of the budget; step size 0.1 -> 0.01 over the budget
-      where outcomes are random (an average of many samples), 0.5 -> 0.05 where they are not;
+      where outcomes are random (an average of many samples; Double Q-learning 0.1 -> `DOUBLE_Q_STEP_SIZE_END`),
+      0.5 -> 0.05 where they are not;
     * Monte Carlo: epsilon 1 -> 0.1 over the first 10 % (it never becomes greedy: every action keeps
       being tried, so its average follows the current policy), averages that forget in episode time
       over 5 % of the budget (`MCConfig.forget_episodes`), no step-size floor; mc and mc-es count the
@@ -575,7 +601,8 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
       count-based exploration bonus (`EXPLORATION_BONUS_SHARE` of the largest reward, `BONUS_ALGOS`;
       mc-off-policy measured no gain from one); mc-es starts `RANDOM_START_SHARE` of its episodes in a random
       state, the others at the task's start; mc-off-policy, whose Retrace
-      returns bootstrap, forgets over 1.25 %, explores down to `OFF_POLICY_EPSILON_END`, and takes TD's
+      returns bootstrap, forgets over 1.25 %, explores down to `OFF_POLICY_EPSILON_END` (0.1 where the optimal
+      policy would earn less than `OFF_POLICY_MIN_EXPLORED_VALUE` of the largest reward so), and takes TD's
       0.5 -> 0.05 where outcomes are not random;
     * `EVALUATIONS_PER_RUN` evaluations of the greedy policy (keep-the-best and the stop at the optimum
       use them): 100 where the model gives their exact value at no cost in episodes, 20 where each one
@@ -602,10 +629,15 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         settings["initial_q"] = facts.reward_range[1]
     if algo in TD_ALGOS:
         settings["epsilon"] = _decay(1.0, 0.01, max(1, round(TD_EXPLORATION_SHARE * episodes)))
-        settings["step_size"] = _decay(0.1, 0.01, episodes) if stochastic else _decay(0.5, 0.05, episodes)
+        if stochastic:
+            settings["step_size"] = _decay(0.1, DOUBLE_Q_STEP_SIZE_END if algo == "double-q" else 0.01, episodes)
+        else:
+            settings["step_size"] = _decay(0.5, 0.05, episodes)
     else:
         off_policy = algo == "mc-off-policy"
-        settings["epsilon"] = _decay(1.0, OFF_POLICY_EPSILON_END if off_policy else 0.1, max(1, episodes // 10))
+        wide = off_policy and (facts.explored_value is None
+                               or facts.explored_value >= OFF_POLICY_MIN_EXPLORED_VALUE * facts.reward_range[1])
+        settings["epsilon"] = _decay(1.0, OFF_POLICY_EPSILON_END if wide else 0.1, max(1, episodes // 10))
         settings["step_size"] = Schedule("constant", 0.0, 0.0, 1)
         settings["forget_episodes"] = max(1, episodes // 20)
         if not off_policy:

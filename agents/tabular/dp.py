@@ -136,21 +136,29 @@ def finite_horizon(model: TabularModel, horizon: int | None = None, *, gamma: fl
     return DPResult(q=q, v=v, iterations=horizon)
 
 
-def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None = None, gamma: float = 1.0) -> float:
+def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None = None, gamma: float = 1.0,
+                 epsilon: float = 0.0) -> float:
     """The exact expected return of ``policy`` from the start distribution within ``horizon`` steps.
 
     ``policy`` is (S_obs,) or (H, S_obs) greedy actions over the observed states; hidden model states
     (Blackjack's natural) act like the observation they show. Without a horizon the value is
-    iterated to convergence (the policy must end its episodes when ``gamma = 1``).
+    iterated to convergence (the policy must end its episodes when ``gamma = 1``). With ``epsilon``
+    a stationary policy acts epsilon-greedily: a uniformly random action with that chance.
     """
     policy = np.asarray(policy, dtype=np.int64)
     horizon = model.time_limit if horizon is None else horizon
     policy = _extend_to_hidden_states(model, policy)
+    if epsilon:
+        if policy.ndim != 1:
+            raise ValueError(f"epsilon applies to a stationary policy, got one of shape {policy.shape}")
+        probabilities = np.full((model.n_states, model.n_actions), epsilon / model.n_actions)
+        probabilities[np.arange(model.n_states), policy] += 1.0 - epsilon
+        policy = probabilities
     if horizon is None:
         v, _ = policy_evaluation(model, policy, gamma=gamma, theta=1e-12)
         return float(model.initial @ v)
     v = np.zeros(model.n_states)
-    if policy.ndim == 1:
+    if policy.ndim == 1 or epsilon:
         reward, transition = _policy_matrices(model, policy)
         for _ in range(horizon):
             new_v = reward + gamma * (transition @ v)

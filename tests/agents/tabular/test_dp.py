@@ -28,6 +28,17 @@ def test_policy_evaluation_of_a_random_policy_matches_the_linear_solution(three_
     np.testing.assert_allclose(v, [v0, v1, v2])
 
 
+def test_epsilon_greedy_value_mixes_the_policy_with_random_actions(three_state_chain):
+    model = three_state_chain
+    walk = np.zeros(3, dtype=np.int64)  # the optimal policy: 8 from s0
+    uniform, _ = dp.policy_evaluation(model, np.full((3, 2), 0.5), gamma=1.0, theta=1e-12)
+    assert dp.policy_value(model, walk, epsilon=1.0) == pytest.approx(model.initial @ uniform)
+    assert dp.policy_value(model, walk, horizon=200, epsilon=1.0) == pytest.approx(model.initial @ uniform)
+    assert model.initial @ uniform < dp.policy_value(model, walk, epsilon=0.2) < dp.policy_value(model, walk) == 8.0
+    with pytest.raises(ValueError, match="stationary"):
+        dp.policy_value(model, np.zeros((2, 3), dtype=np.int64), horizon=2, epsilon=0.1)
+
+
 def test_finite_horizon_values_depend_on_the_steps_left(three_state_chain):
     model = three_state_chain
     result = dp.finite_horizon(model, 2)
