@@ -13,11 +13,12 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from agents.tabular.config import (CONTROL_ALGOS, DOUBLE_Q_STEP_SIZE_END, DP_METHODS, ENV_DEFAULTS, EPISODES_PER_PAIR,
-                                   EVALUATIONS_PER_RUN, EXPLORATION_BONUS_SHARE, GAMMA_STEPS, MAX_DERIVED_EPISODES,
-                                   MC_ALGOS, MIN_DERIVED_EPISODES, OFF_POLICY_EPSILON_END,
-                                   OFF_POLICY_MIN_EXPLORED_VALUE, RANDOM_START_SHARE, SCHEDULE_FLAGS, SCHEDULE_KINDS,
-                                   STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE, ControlConfig, DPConfig, MCConfig)
+from agents.tabular.config import (CONTROL_ALGOS, DOUBLE_Q_MAX_EXPLORED_STEPS, DOUBLE_Q_STEP_SIZE_END, DP_METHODS,
+                                   ENV_DEFAULTS, EPISODES_PER_PAIR, EVALUATIONS_PER_RUN, EXPLORATION_BONUS_SHARE,
+                                   GAMMA_STEPS, MAX_DERIVED_EPISODES, MC_ALGOS, MIN_DERIVED_EPISODES,
+                                   OFF_POLICY_EPSILON_END, OFF_POLICY_MIN_EXPLORED_VALUE, RANDOM_START_SHARE,
+                                   SCHEDULE_FLAGS, SCHEDULE_KINDS, STEPS_PER_PAIR, TD_ALGOS, TD_EXPLORATION_SHARE,
+                                   ControlConfig, DPConfig, MCConfig)
 from agents.tabular.envs import FAMILIES, GENERIC
 from rllab.cli_common import (add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, number,
                               positive_float, positive_int, probability)
@@ -28,7 +29,10 @@ DERIVED_DEFAULTS_HELP = (
     f"{EPISODES_PER_PAIR['stochastic']} per state-action where the model shows random outcomes (slippery), "
     f"{EPISODES_PER_PAIR['deterministic']} where not, and with random outcomes at least "
     f"{STEPS_PER_PAIR['stochastic']} steps per state-action at the random policy's episode length (from the model), "
-    f"double-q and Monte Carlo twice that, all within {MIN_DERIVED_EPISODES}-{MAX_DERIVED_EPISODES} episodes; "
+    "double-q and Monte Carlo twice that (double-q at most "
+    f"{DOUBLE_Q_MAX_EXPLORED_STEPS / 1e6:g} million steps counted at the episode length of the optimal policy acting "
+    f"at random one step in {1 / OFF_POLICY_EPSILON_END:g}), all within "
+    f"{MIN_DERIVED_EPISODES}-{MAX_DERIVED_EPISODES} episodes; "
     "initial Q the largest reward where it is "
     "positive (optimism); gamma 1 - c/T with T the time limit (else the step cap) and c "
     f"the one of {', '.join(f'{c:g}' for c in GAMMA_STEPS)} whose optimal stationary policy scores best on the "

@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from rllab.checks import check_choice, check_float, check_int
 from rllab.errors import UsageError
 
@@ -407,6 +409,9 @@ class TaskFacts:
     """Expected return within the horizon of the policy optimal at ``gamma`` when it acts at random with chance
     `OFF_POLICY_EPSILON_END`: what mc-off-policy's behaviour earns at the end of its exploration (None: no
     gamma searched, or an optimal value of 0 or below). On a goal task, the share of its episodes that succeed."""
+    explored_episode_length: float | None = None
+    """Expected steps of an episode of that same exploring policy, within the horizon (None: no gamma searched):
+    about what a run's episodes grow to, and so its time per episode."""
 
     def describe(self) -> str:
         limit = ("none" if self.horizon is None else
@@ -450,8 +455,9 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
     if model is None:
         return TaskFacts(**facts)
     rewards = _model_rewards(made, model)
+    uniform = dp.epsilon_greedy(model, np.zeros(model.n_observed, dtype=np.int64), 1.0)
     facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made),
-                 random_episode_length=_random_episode_length(model, horizon))
+                 random_episode_length=_episode_length(model, horizon, uniform))
     if horizon is not None and model.n_states * model.n_actions <= GAMMA_SEARCH_MAX_PAIRS:
         best_value, best_gamma, best_policy = -math.inf, None, None
         for steps in GAMMA_STEPS:
@@ -464,16 +470,18 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
             if value > best_value + 1e-9:
                 best_value, best_gamma, best_policy = value, gamma, policy
         facts["gamma"] = best_gamma
+        explored = dp.epsilon_greedy(model, best_policy, OFF_POLICY_EPSILON_END)
+        facts["explored_episode_length"] = _episode_length(model, horizon, explored)
         if best_value > 0:
             facts["explored_value"] = dp.policy_value(model, best_policy, horizon=horizon,
                                                       epsilon=OFF_POLICY_EPSILON_END)
     return TaskFacts(**facts)
 
 
-def _random_episode_length(model, horizon: int | None) -> float:
-    """Expected steps of an episode under the uniformly random policy: the sum over t < horizon of the
+def _episode_length(model, horizon: int | None, probabilities: np.ndarray) -> float:
+    """Expected steps of an episode of the (S, A) policy ``probabilities``: the sum over t < horizon of the
     chance that the episode is still going at step t (at most `RANDOM_LENGTH_MAX_STEPS` steps summed)."""
-    step = model.transition.mean(axis=1)  # (S, S): the random policy's chance of going on from s to s'
+    step = np.einsum("sa,sat->st", probabilities, model.transition)  # the chance of going on from s to s'
     alive = model.initial.astype(float)
     length = 0.0
     for _ in range(min(horizon or RANDOM_LENGTH_MAX_STEPS, RANDOM_LENGTH_MAX_STEPS)):
@@ -547,6 +555,14 @@ two tables learns from half the steps. On slippery random 8x8 map 0 (optimum 0.0
 holes; its budget is the 300000-episode maximum) 0.01 missed 90 % of the optimum on seeds 4 and 7 (0.889, 0.885);
 0.02 met seeds 0-9 (worst 0.908, median 0.926). The random-map suite, seeds 0-9: 250/250 with 0.02 (248/250 with
 0.01), in the same number of steps."""
+DOUBLE_Q_MAX_EXPLORED_STEPS = 6_500_000
+"""Double Q-learning's derived budget holds at most this many steps, counted at `TaskFacts.explored_episode_length`
+(its episodes run longer as it learns: 1.1-1.5x that length on slippery random maps). Its step costs about 1.4x
+a Q-learning step (two tables, a coin per update), and its doubled budget made 11-13.4 million steps on the
+long-episode maps of the random-map suite (8x8 maps 1, 2, 4, 7x7 map 1): 44-51 s at this lab machine's usual pace,
+up to 70 s when it ran slower. The cap takes those maps to 0.65-0.8 of their episodes (7.2-9.7 million steps
+measured) and leaves 8x8 map 0 (short episodes, the 300000 maximum) as it was. Those four maps then met seeds 0-9
+(40/40, worst 0.953 of the optimum) in 26-40 s; the suite's slowest run is now 8x8 map 0's (at most 51 s)."""
 OFF_POLICY_EPSILON_END = 0.2
 """Derived final epsilon of mc-off-policy (on-policy Monte Carlo: 0.1), with averages that forget over 1.25 % of
 the budget rather than 2.5 %. Its target is the greedy policy whatever the behaviour does, so more exploration
@@ -616,6 +632,8 @@ def derived_defaults(algo: str, facts: TaskFacts) -> dict:
         episodes = max(episodes, STEPS_PER_PAIR[kind] * pairs / facts.random_episode_length)
     if algo == "double-q" or algo in MC_ALGOS:
         episodes *= 2  # Double Q: each table learns from half the steps; Monte Carlo: no bootstrapping
+    if algo == "double-q" and facts.explored_episode_length:
+        episodes = min(episodes, DOUBLE_Q_MAX_EXPLORED_STEPS / facts.explored_episode_length)
     episodes = _round_budget(min(MAX_DERIVED_EPISODES, episodes))
     if facts.gamma is not None:
         gamma = facts.gamma

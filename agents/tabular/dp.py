@@ -147,13 +147,7 @@ def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None
     """
     policy = np.asarray(policy, dtype=np.int64)
     horizon = model.time_limit if horizon is None else horizon
-    policy = _extend_to_hidden_states(model, policy)
-    if epsilon:
-        if policy.ndim != 1:
-            raise ValueError(f"epsilon applies to a stationary policy, got one of shape {policy.shape}")
-        probabilities = np.full((model.n_states, model.n_actions), epsilon / model.n_actions)
-        probabilities[np.arange(model.n_states), policy] += 1.0 - epsilon
-        policy = probabilities
+    policy = epsilon_greedy(model, policy, epsilon) if epsilon else _extend_to_hidden_states(model, policy)
     if horizon is None:
         v, _ = policy_evaluation(model, policy, gamma=gamma, theta=1e-12)
         return float(model.initial @ v)
@@ -170,6 +164,18 @@ def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None
         reward, transition = _policy_matrices(model, policy[t])
         v = reward + gamma * (transition @ v)
     return float(model.initial @ v)
+
+
+def epsilon_greedy(model: TabularModel, policy: np.ndarray, epsilon: float) -> np.ndarray:
+    """(S, A) action probabilities of the stationary ``policy`` (greedy actions over the observed states)
+    acting at random with chance ``epsilon`` (1: the uniformly random policy)."""
+    policy = np.asarray(policy, dtype=np.int64)
+    if policy.ndim != 1:
+        raise ValueError(f"epsilon applies to a stationary policy, got one of shape {policy.shape}")
+    policy = _extend_to_hidden_states(model, policy)
+    probabilities = np.full((model.n_states, model.n_actions), epsilon / model.n_actions)
+    probabilities[np.arange(model.n_states), policy] += 1.0 - epsilon
+    return probabilities
 
 
 def _extend_to_hidden_states(model: TabularModel, policy: np.ndarray) -> np.ndarray:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import agents.tabular.train as train_module
-from agents.tabular.config import (DOUBLE_Q_STEP_SIZE_END, EPISODES_PER_PAIR, OFF_POLICY_EPSILON_END,
-                                   OFF_POLICY_MIN_EXPLORED_VALUE, RANDOM_START_SHARE, STEPS_PER_PAIR, MCConfig,
-                                   Schedule, TDConfig, config_from_dict, default_config, derived_defaults, named_task,
-                                   task_facts)
+from agents.tabular.config import (DOUBLE_Q_MAX_EXPLORED_STEPS, DOUBLE_Q_STEP_SIZE_END, EPISODES_PER_PAIR,
+                                   OFF_POLICY_EPSILON_END, OFF_POLICY_MIN_EXPLORED_VALUE, RANDOM_START_SHARE,
+                                   STEPS_PER_PAIR, MCConfig, Schedule, TDConfig, config_from_dict, default_config,
+                                   derived_defaults, named_task, task_facts)
 from agents.tabular.mc import MonteCarloControl
 from rllab.cli import main
 
@@ -147,6 +147,19 @@ def test_derived_budget_gives_each_pair_enough_steps_where_random_episodes_are_s
     assert short_budget == pytest.approx(STEPS_PER_PAIR["stochastic"] * 64 * 4 / 5.0, rel=0.05)
     no_model = dataclasses.replace(long_episodes, random_episode_length=None)
     assert derived_defaults("q-learning", no_model)["episodes"] == long_budget
+
+
+def test_double_q_budget_is_capped_in_steps_where_learned_episodes_are_long():
+    facts = task_facts("FrozenLake-v1", MADE_UP_MAP)
+    # The optimal policy of the made-up map, acting at random one step in five: longer than a random walk.
+    assert facts.random_episode_length < facts.explored_episode_length < 100.0
+    short = dataclasses.replace(facts, n_states=100, random_episode_length=40.0, explored_episode_length=20.0)
+    long = dataclasses.replace(short, explored_episode_length=80.0)
+    td_budget = derived_defaults("q-learning", short)["episodes"]
+    assert derived_defaults("double-q", short)["episodes"] == pytest.approx(2 * td_budget, rel=0.05)
+    assert derived_defaults("double-q", long)["episodes"] == pytest.approx(DOUBLE_Q_MAX_EXPLORED_STEPS / 80.0, rel=0.05)
+    assert derived_defaults("q-learning", long)["episodes"] == td_budget  # the other methods keep theirs
+    assert derived_defaults("mc", long)["episodes"] == derived_defaults("mc", short)["episodes"]
 
 
 @pytest.mark.parametrize("algo", ["q-learning", "mc"])
