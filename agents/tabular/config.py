@@ -420,9 +420,12 @@ class TaskFacts:
         rewards = "" if self.reward_range is None else f", rewards {self.reward_range[0]:g}..{self.reward_range[1]:g}"
         length = ("" if self.random_episode_length is None
                   else f", random-policy episodes {self.random_episode_length:.1f} steps")
-        kept = ("" if self.explored_value is None else
-                f", optimal policy at epsilon {OFF_POLICY_EPSILON_END:g} worth {self.explored_value:.3g}")
-        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}{length}{kept}"
+        explored = ""
+        if self.explored_episode_length is not None:
+            worth = "" if self.explored_value is None else f" worth {self.explored_value:.3g},"
+            explored = (f", optimal policy at epsilon {OFF_POLICY_EPSILON_END:g}:{worth} episodes "
+                        f"{self.explored_episode_length:.1f} steps")
+        return f"{self.n_states} states, {self.n_actions} actions, {limit}, {dynamics}{rewards}{length}{explored}"
 
 
 GAMMA_STEPS = (1.0, 2.0, 0.5, 5.0)
@@ -469,7 +472,7 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
             value = dp.policy_value(model, policy, horizon=horizon)
             if value > best_value + 1e-9:
                 best_value, best_gamma, best_policy = value, gamma, policy
-        facts["gamma"] = best_gamma
+        facts["gamma"] = best_gamma  # c = 0.5 keeps gamma above 0 for any horizon, so best_policy is set
         explored = dp.epsilon_greedy(model, best_policy, OFF_POLICY_EPSILON_END)
         facts["explored_episode_length"] = _episode_length(model, horizon, explored)
         if best_value > 0:
