@@ -458,9 +458,10 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
     if model is None:
         return TaskFacts(**facts)
     rewards = _model_rewards(made, model)
+    length_steps = min(horizon or RANDOM_LENGTH_MAX_STEPS, RANDOM_LENGTH_MAX_STEPS)
     uniform = dp.epsilon_greedy(model, np.zeros(model.n_observed, dtype=np.int64), 1.0)
     facts.update(reward_range=(float(min(rewards)), float(max(rewards))), stochastic=_has_random_outcomes(made),
-                 random_episode_length=_episode_length(model, horizon, uniform))
+                 random_episode_length=dp.episode_length(model, uniform, length_steps))
     if horizon is not None and model.n_states * model.n_actions <= GAMMA_SEARCH_MAX_PAIRS:
         best_value, best_gamma, best_policy = -math.inf, None, None
         for steps in GAMMA_STEPS:
@@ -474,26 +475,11 @@ def task_facts(env: str, env_kwargs: dict | None = None, max_episode_steps: int 
                 best_value, best_gamma, best_policy = value, gamma, policy
         facts["gamma"] = best_gamma  # c = 0.5 keeps gamma above 0 for any horizon, so best_policy is set
         explored = dp.epsilon_greedy(model, best_policy, OFF_POLICY_EPSILON_END)
-        facts["explored_episode_length"] = _episode_length(model, horizon, explored)
+        facts["explored_episode_length"] = dp.episode_length(model, explored, length_steps)
         if best_value > 0:
             facts["explored_value"] = dp.policy_value(model, best_policy, horizon=horizon,
                                                       epsilon=OFF_POLICY_EPSILON_END)
     return TaskFacts(**facts)
-
-
-def _episode_length(model, horizon: int | None, probabilities: np.ndarray) -> float:
-    """Expected steps of an episode of the (S, A) policy ``probabilities``: the sum over t < horizon of the
-    chance that the episode is still going at step t (at most `RANDOM_LENGTH_MAX_STEPS` steps summed)."""
-    step = np.einsum("sa,sat->st", probabilities, model.transition)  # the chance of going on from s to s'
-    alive = model.initial.astype(float)
-    length = 0.0
-    for _ in range(min(horizon or RANDOM_LENGTH_MAX_STEPS, RANDOM_LENGTH_MAX_STEPS)):
-        going = alive.sum()
-        if going < 1e-9:
-            break
-        length += going
-        alive = alive @ step
-    return float(length)
 
 
 def _model_rewards(made, model) -> list[float]:
@@ -528,7 +514,8 @@ pair give each pair too few updates: on slippery random 8x8 map 0 (random episod
 0.078) Q-learning's 41000 episodes reached 0.79 of the optimum, 82000 0.94; Double Q-learning and mc
 needed the 300000 of 4000 steps per pair (0.82 and 0.33 of the optimum at 150000, 0.91 at 300000)."""
 RANDOM_LENGTH_MAX_STEPS = 10_000
-"""Steps summed for `TaskFacts.random_episode_length` where no time limit or step cap ends episodes sooner."""
+"""Steps summed for `TaskFacts.random_episode_length` and `explored_episode_length` where no time limit or step cap
+ends episodes sooner."""
 TD_EXPLORATION_SHARE = 0.4
 """Derived TD epsilon reaches 0.01 after this share of the budget: optimistic initial values (the largest
 reward) already lead the agent to what it has not tried, and the random steps of a high epsilon mostly

@@ -178,6 +178,21 @@ def epsilon_greedy(model: TabularModel, policy: np.ndarray, epsilon: float) -> n
     return probabilities
 
 
+def episode_length(model: TabularModel, probabilities: np.ndarray, steps: int) -> float:
+    """Expected steps of an episode of the stationary (S, A) ``probabilities`` (`epsilon_greedy`): the sum over
+    the first ``steps`` steps of the chance that the episode is still going."""
+    _, going_on = _policy_matrices(model, probabilities)  # (S, S): the chance of going on from s to s'
+    alive = model.initial.astype(float)
+    length = 0.0
+    for _ in range(steps):
+        going = alive.sum()
+        if going < 1e-9:
+            break
+        length += going
+        alive = alive @ going_on
+    return float(length)
+
+
 def _extend_to_hidden_states(model: TabularModel, policy: np.ndarray) -> np.ndarray:
     if model.n_states == model.n_observed:
         return policy
