@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from gan.config import ARCHS, BUDGET_FIELDS, GANConfig, config_from_flags, per_arch_defaults
+from gan.config import ARCHS, BUDGET_FIELDS, INFO_PRIORS, GANConfig, config_from_flags, per_arch_defaults
 from rllab.cli_common import NONE, add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
 from rllab.data import DATA_DIR_ENV, DATASETS
 from rllab.distribute import add_strategy_args
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     )
     flags = add_config_flags(
         train, GANConfig,
-        choices={"arch": ARCHS, "dataset": sorted(DATASETS)},
+        choices={"arch": ARCHS, "dataset": sorted(DATASETS), "info_prior": INFO_PRIORS},
         parsers={"minutes": _positive_minutes},
         defaults=per_arch_defaults() | {"epochs": "none (until --minutes runs out)",
                                         "minutes": "10; none when only --epochs is given"},

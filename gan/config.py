@@ -14,6 +14,7 @@ from rllab.data import DATASETS
 from rllab.errors import UsageError
 
 ARCHS = ("dcgan", "tutorial", "mlp")
+INFO_PRIORS = ("data", "uniform")
 BUDGET_FIELDS = ("epochs", "minutes")
 """Config fields that --resume may change: a larger budget continues a finished run."""
 
@@ -71,9 +72,11 @@ class GANConfig:
     lr_final_fraction: float | None = None
     """Both learning rates fall linearly over the budget (the larger of the time and the epoch fraction used) to this fraction of their start; 1: constant."""
     info_codes: int | None = None
-    """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw mostly one kind of digit, equally often. 0: off; with --conditional: 0."""
+    """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw mostly one kind of digit (equally often in training; --info-prior sets how often after it). 0: off; with --conditional: 0."""
     info_weight: float = 1.0
     """Weight of the InfoGAN code's cross-entropy in both losses."""
+    info_prior: str = "data"
+    """How often the exported generator draws each InfoGAN category. data: after training, as often as D's code logits assign the real training images to it (no labels used), so a digit drawn by too few or too many categories gets its share of the data back; uniform: equally often, as in training."""
     d_steps: int = 1
     """D updates (each on its own real batch) per G update."""
     train_limit: int | None = None
@@ -122,6 +125,7 @@ class GANConfig:
         if self.info_codes and self.conditional:
             raise UsageError(f"--info-codes {self.info_codes} is for unconditional models; --conditional already names the class")
         self.info_weight = check_float("--info-weight", self.info_weight, min_value=0.0)
+        self.info_prior = check_choice("--info-prior", self.info_prior, INFO_PRIORS)
         self.d_steps = check_int("--d-steps", self.d_steps, min_value=1)
         if self.train_limit is not None:
             self.train_limit = check_int("--train-limit", self.train_limit, min_value=1)

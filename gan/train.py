@@ -176,6 +176,7 @@ def train_gan(
 
 
 def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, verbose: bool) -> dict:
+    from gan.models import with_category_prior
     from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, LinearLRDecay, StopOnSignal,
                                  ThroughputMeter, TimeBudget, standard_callbacks)
     from rllab.checkpoints import Checkpointer
@@ -269,15 +270,24 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
             callbacks=callbacks, shuffle=False, verbose=0)
     epochs_done = int(checkpointer.step.numpy())
 
-    save_model_atomic(gan.sampler, run.artifact(GENERATOR_FILE))
+    generator, category_prior = gan.sampler, None
+    if config.info_codes and config.info_prior == "data":
+        category_prior = gan.category_prior(x_train[..., None].astype(np.float32) / 127.5 - 1.0)
+        with distribution.strategy.scope():
+            generator = with_category_prior(gan.sampler, config.info_codes, category_prior)
+        if verbose:
+            print(f"InfoGAN categories drawn as often as D assigns the training images to them: "
+                  f"{category_prior.min():.1%}-{category_prior.max():.1%} each", flush=True)
+    save_model_atomic(generator, run.artifact(GENERATOR_FILE))
     write_progress_gif(grids, run.artifact(GIF_FILE))
-    figures = evaluate_generator(gan.sampler, config, judge, loaded["arrays"], seed=start.seed)
+    figures = evaluate_generator(generator, config, judge, loaded["arrays"], seed=start.seed)
     results = {
         "arch": config.arch, "conditional": config.conditional, "dataset": config.dataset,
         "epochs_done": epochs_done, "stopped_by": "minutes" if budget.ran_out else "epochs",
         "train_seconds": budget.spent_seconds(), "images_seen": counters["images_seen"] + meter.images,
         "images_per_second": meter.images_per_second(), "jit_compile": config.jit_compile,
-        "mixed_precision": config.mixed_precision, "classifier": str(judge.path), **figures,
+        "mixed_precision": config.mixed_precision, "classifier": str(judge.path),
+        **({} if category_prior is None else {"category_prior": [round(float(p), 5) for p in category_prior]}), **figures,
         "generator_path": str(run.artifact(GENERATOR_FILE)), "run_dir": str(run.path),
     }
     run.write_json(RESULTS_FILE, results)

@@ -18,7 +18,8 @@ Losses are means over the replica's batch; Keras reduces the gradients across re
 With ``info_codes`` K > 0 (InfoGAN's categorical code, unsupervised: `gan.models`) the category of each
 fake is the argmax of its z's first K entries; D's extra K logits must recover it, and both D (on the
 fakes of its phase) and G add ``info_weight`` times that cross-entropy to their loss, so each category
-comes to stand for one kind of image, and the categories are drawn equally often.
+comes to stand for one kind of image. Training draws the categories equally often; `category_prior`
+then measures how often D assigns real images to each.
 
 Four `keras.metrics.Mean` trackers (``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` =
 mean D(G(z))) are what ``fit()`` logs, so CSVLogger, TensorBoard, EarlyStopping and friends work
@@ -189,6 +190,15 @@ class GAN(keras.Model):
         if self.ema_generator is not None:
             self.update_ema()
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def category_prior(self, images, *, batch_size: int = 2000):
+        """How often each InfoGAN category should be drawn to match ``images`` (real images in [-1, 1]): the mean
+        of D's category probabilities over them (float64, sums to 1). Labels are not used."""
+        total = 0.0
+        for start in range(0, len(images), batch_size):
+            _, code_logits = self._d(images[start:start + batch_size], None, training=False)
+            total = total + tf.reduce_sum(tf.nn.softmax(code_logits), axis=0).numpy().astype("float64")
+        return total / total.sum()
 
     def generate(self, z, labels=None, *, batch_size: int = 1000):
         """Images in [-1, 1] from G in inference mode (NumPy in, NumPy out)."""

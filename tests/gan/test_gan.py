@@ -330,13 +330,74 @@ def test_learning_rates_fall_linearly_over_the_larger_share_of_the_budget_used()
     assert np.isclose(float(d.learning_rate.numpy()), 2e-4 * 0.25)
 
 
+def test_argmax_shift_makes_the_category_of_gaussian_noise_follow_a_prior():
+    from gan.models import argmax_shift
+
+    np.testing.assert_allclose(argmax_shift(np.full(20, 0.05)), 0.0, atol=1e-6)  # uniform: no shift
+    prior = np.random.default_rng(1).dirichlet(np.full(20, 2.0))
+    prior[3] = 0.002  # a category the data hardly uses
+    prior /= prior.sum()
+    shift = argmax_shift(prior)
+    z = np.random.default_rng(0).standard_normal((400_000, 20))
+    drawn = np.bincount((z + shift).argmax(1), minlength=20) / len(z)
+    np.testing.assert_allclose(drawn, prior, atol=0.003)  # binomial sd <= 0.0008
+    assert np.argsort(shift).tolist() == np.argsort(prior).tolist()
+
+
+def test_category_prior_is_the_mean_of_ds_category_probabilities_on_real_images():
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=4, jit_compile=False), seed=0)
+    code_head = gan.discriminator.get_layer("code_logits")
+    wanted = np.array([0.1, 0.2, 0.3, 0.4])
+    code_head.kernel.assign(np.zeros(code_head.kernel.shape, np.float32))
+    code_head.bias.assign(np.log(wanted).astype(np.float32))  # the same probabilities for every image
+    images = np.random.default_rng(0).uniform(-1, 1, (4500, 28, 28, 1)).astype(np.float32)
+    prior = gan.category_prior(images, batch_size=1000)  # the last batch is short
+    np.testing.assert_allclose(prior, wanted, atol=1e-5)
+    code_head.kernel.assign(np.random.default_rng(1).normal(0, 0.05, code_head.kernel.shape).astype(np.float32))
+    per_image = keras.ops.softmax(gan.discriminator(images)[:, 1:]).numpy()
+    np.testing.assert_allclose(gan.category_prior(images, batch_size=1000), per_image.mean(0), atol=1e-5)
+
+
+def test_a_generator_behind_a_category_prior_draws_categories_as_the_prior_says():
+    from gan.models import argmax_shift, build_gan_models, info_category, with_category_prior
+
+    generator, _ = build_gan_models("mlp", noise_dim=16, info_codes=4)
+    prior = [0.55, 0.05, 0.1, 0.3]
+    wrapped = with_category_prior(generator, 4, prior)
+    z = np.random.default_rng(0).standard_normal((20_000, 16)).astype(np.float32)
+    shifted = z.copy()
+    shifted[:, :4] += argmax_shift(prior)
+    np.testing.assert_allclose(wrapped.predict(z[:64], verbose=0), generator.predict(shifted[:64], verbose=0), atol=1e-6)
+    drawn = np.bincount(keras.ops.convert_to_numpy(info_category(shifted, 4)), minlength=4) / len(z)
+    np.testing.assert_allclose(drawn, prior, atol=0.015)
+
+
+def test_an_info_code_run_exports_its_generator_with_the_data_prior(tmp_path, data_dir, judge_path):
+    from gan.models import argmax_shift
+
+    config = GANConfig(**{**TINY, "info_codes": 4}, epochs=1, minutes=None)
+    results = train_gan(config, run_dir=tmp_path / "data", seed=0, data_path=data_dir, classifier=judge_path, verbose=False)
+    prior = np.array(results["category_prior"])
+    assert prior.shape == (4,) and abs(prior.sum() - 1) < 1e-4 and prior.min() > 0
+    exported = keras.models.load_model(tmp_path / "data" / "artifacts" / "generator.keras")
+    np.testing.assert_allclose(exported.get_layer("category_shift").bias.numpy(), argmax_shift(prior), atol=1e-4)
+    uniform = train_gan(dataclasses.replace(config, info_prior="uniform"), run_dir=tmp_path / "uniform", seed=0,
+                        data_path=data_dir, classifier=judge_path, verbose=False)
+    assert "category_prior" not in uniform
+    exported = keras.models.load_model(tmp_path / "uniform" / "artifacts" / "generator.keras")
+    assert "category_shift" not in [layer.name for layer in exported.layers]
+    with pytest.raises(Exception, match="--info-prior must be one of data, uniform; got 'learned'"):
+        GANConfig(info_prior="learned")
+
+
 def test_exported_dcgan_generator_with_an_info_code_loads_in_plain_keras(tmp_path):
     import subprocess
     import sys
 
-    from gan.models import build_gan_models
+    from gan.models import build_gan_models, with_category_prior
 
     generator, _ = build_gan_models("dcgan", noise_dim=16, info_codes=4)
+    generator = with_category_prior(generator, 4, [0.1, 0.2, 0.3, 0.4])  # as a run with --info-prior data exports it
     z = np.random.default_rng(0).standard_normal((3, 16)).astype(np.float32)
     path = tmp_path / "generator.keras"
     generator.save(path)
