@@ -108,6 +108,15 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def from_uint8(pixels):
+    """Pixels 0-255 already cast to float (NumPy or TensorFlow) -> G's range [-1, 1]: the inverse of `to_uint8`.
+
+    >>> from_uint8(np.array([0.0, 127.5, 255.0]))
+    array([-1.,  0.,  1.])
+    """
+    return pixels / 127.5 - 1.0
+
+
 def cached_classifier_dir(dataset: str) -> Path:
     from rllab.cache import cache_dir
 

@@ -91,7 +91,7 @@ def make_dataset(x_uint8: np.ndarray, y: np.ndarray, *, batch: int, seed: int, f
     def load(global_step, indices):
         draw = tf.stack([seed_t + 1_000_003, global_step])  # another stream than the permutations'
         indices = by_replica(indices)
-        element = {"images": tf.cast(tf.gather(x_t, indices), tf.float32) / 127.5 - 1.0,
+        element = {"images": gm.from_uint8(tf.cast(tf.gather(x_t, indices), tf.float32)),
                    "z_d": by_replica(tf.random.stateless_normal([batch, noise_dim], seed=draw)),
                    "z_g": tf.random.stateless_normal([batch // d_steps, noise_dim], seed=draw + [0, 1 << 40])}
         if conditional:
@@ -272,7 +272,7 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
 
     generator, category_prior = gan.sampler, None
     if config.info_codes and config.info_prior == "data":
-        category_prior = gan.category_prior(x_train[..., None].astype(np.float32) / 127.5 - 1.0)
+        category_prior = gan.category_prior(gm.from_uint8(x_train[..., None].astype(np.float32)))
         with distribution.strategy.scope():
             generator = with_category_prior(gan.sampler, config.info_codes, category_prior)
         if verbose:
