@@ -146,13 +146,14 @@ def policy_value(model: TabularModel, policy: np.ndarray, *, horizon: int | None
     a stationary policy acts epsilon-greedily: a uniformly random action with that chance.
     """
     policy = np.asarray(policy, dtype=np.int64)
+    stationary = policy.ndim == 1  # (after the epsilon-greedy step below it is (S, A) probabilities)
     horizon = model.time_limit if horizon is None else horizon
     policy = epsilon_greedy(model, policy, epsilon) if epsilon else _extend_to_hidden_states(model, policy)
     if horizon is None:
         v, _ = policy_evaluation(model, policy, gamma=gamma, theta=1e-12)
         return float(model.initial @ v)
     v = np.zeros(model.n_states)
-    if policy.ndim == 1 or epsilon:
+    if stationary:
         reward, transition = _policy_matrices(model, policy)
         for _ in range(horizon):
             new_v = reward + gamma * (transition @ v)
