@@ -18,19 +18,19 @@ INFO_PRIORS = ("data", "uniform")
 BUDGET_FIELDS = ("epochs", "minutes")
 """Config fields that --resume may change: a larger budget continues a finished run."""
 
-DCGAN_WIDTH = 40
-"""dcgan's default ``width``: 1.7x the images per second of width 64 (the design before), the same median score
-in 10-minute runs on seeds 0-5 (the README has seeds 6-9)."""
+DCGAN_WIDTH = 32
+"""dcgan's default ``width``: about 1.5x the images per second of width 40 (the default before, itself 1.7x width 64's),
+so 14-17 epochs fit in a 10-minute budget where width 40 got 10-12 on the same machine (the README has the runs)."""
 
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # The TensorFlow DCGAN tutorial, exactly: Adam(1e-4) with Keras' default betas, batch 256.
     "tutorial": {"batch_size": 256, "g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "beta_1": 0.9, "beta_2": 0.999,
                  "mixed_precision": False, "ema": 0.0, "lr_final_fraction": 1.0, "info_codes": 0},
     # Radford et al.'s DCGAN recipe (Adam, beta_1 0.5) with a larger step, which the moving average of G
-    # smooths (5e-4 beat 2e-4 in 3-minute runs on seed 0). An InfoGAN code of 20 categories, about two per
-    # digit: against 10, a higher score in 9 of 10 same-day 10-minute pairs (seeds 0-9; the README has them).
+    # smooths (5e-4 beat 2e-4 in 3-minute runs on seed 0). An InfoGAN code of 30 categories, about three per
+    # digit (20 beat 10 in 9 of 10 same-day 10-minute pairs; 30 with width 32 beat 20 with width 40: the README).
     "dcgan": {"batch_size": 64, "g_learning_rate": 5e-4, "d_learning_rate": 5e-4, "beta_1": 0.5, "beta_2": 0.999,
-              "mixed_precision": True, "ema": 0.999, "lr_final_fraction": 0.0, "info_codes": 20, "width": DCGAN_WIDTH},
+              "mixed_precision": True, "ema": 0.999, "lr_final_fraction": 0.0, "info_codes": 30, "width": DCGAN_WIDTH},
     "mlp": {"batch_size": 64, "g_learning_rate": 2e-4, "d_learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
             "mixed_precision": False, "ema": 0.999, "lr_final_fraction": 1.0, "info_codes": 0},
 }

@@ -151,7 +151,7 @@ def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> ke
     return _model(inputs, _discriminator_head(inputs, x, info_codes), "tutorial_discriminator")
 
 
-# --- dcgan: 3x3/4x4 kernels, widths 40/80 (the tutorial's are 64-256): ~0.2x its multiply-adds per image ---
+# --- dcgan: 3x3/4x4 kernels, widths w/2w (--width; 32/64 by default; the tutorial's are 64-256) ---
 def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes: int = 0,
                     width: int = DCGAN_WIDTH) -> keras.Model:
     """z -> Dense 7x7x2w -> BN, LeakyReLU -> Conv 2w 3x3 (7x7) -> BN, LeakyReLU -> ConvT w 4x4 s2 (14x14)

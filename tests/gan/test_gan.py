@@ -280,14 +280,14 @@ def test_info_code_is_the_argmax_of_the_first_noise_entries_and_d_learns_to_reco
 def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
     from rllab.errors import UsageError
 
-    assert GANConfig(arch="dcgan").info_codes == 20
+    assert GANConfig(arch="dcgan").info_codes == 30
     assert GANConfig(arch="dcgan", conditional=True).info_codes == 0
     assert GANConfig(arch="tutorial").info_codes == 0
     with pytest.raises(UsageError, match="--info-codes 10 is for unconditional"):
         GANConfig(arch="dcgan", conditional=True, info_codes=10)
     with pytest.raises(UsageError, match="--info-codes 1"):
         GANConfig(arch="mlp", info_codes=1)
-    with pytest.raises(UsageError, match="--noise-dim 16 leaves no room for dcgan's default InfoGAN code of 20"):
+    with pytest.raises(UsageError, match="--noise-dim 16 leaves no room for dcgan's default InfoGAN code of 30"):
         GANConfig(arch="dcgan", noise_dim=16)
     assert GANConfig(arch="dcgan", noise_dim=16, info_codes=4).info_codes == 4
 
@@ -297,7 +297,7 @@ def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():
     from gan.models import build_gan_models
     from rllab.errors import UsageError
 
-    assert GANConfig(arch="dcgan").width == 40
+    assert GANConfig(arch="dcgan").width == 32
     assert GANConfig(arch="mlp").width is None
     with pytest.raises(UsageError, match="--width 32 is for --arch dcgan"):
         GANConfig(arch="mlp", width=32)
