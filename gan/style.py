@@ -51,6 +51,7 @@ from typing import Sequence
 import numpy as np
 
 from rllab.errors import UsageError
+from rllab.precision import native_bfloat16
 
 VGG19_NOTOP_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_NOTOP_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_NOTOP_FILE)
@@ -63,24 +64,10 @@ def keras_weights_cache() -> Path:
     return Path(home) / "models"
 
 
-def cpu_has_bfloat16() -> bool:
-    """Whether this machine runs bfloat16 convolutions natively: a GPU, or a CPU with AVX512-BF16 / AMX."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
 def resolve_precision(precision: str) -> str:
-    """``"auto"`` -> bfloat16 where it is native (`cpu_has_bfloat16`), else float32."""
+    """``"auto"`` -> bfloat16 where it is native (`rllab.precision.native_bfloat16`), else float32."""
     if precision == "auto":
-        return "bfloat16" if cpu_has_bfloat16() else "float32"
+        return "bfloat16" if native_bfloat16() else "float32"
     return precision
 
 

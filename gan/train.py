@@ -23,6 +23,7 @@ from gan import metrics as gm
 from rllab.data import get_dataset
 from rllab.errors import UsageError
 from rllab.lifecycle import notice, open_run
+from rllab.precision import resolve_mixed_precision
 from rllab.runs import Run
 
 RUN_KIND = "gan"
@@ -36,10 +37,11 @@ FINAL_SAMPLES = 10_000
 
 
 @contextmanager
-def dtype_policy(mixed: bool):
-    """Build and train under ``mixed_bfloat16`` when asked; the global policy is put back after."""
+def dtype_policy(mixed: bool | str):
+    """Build and train under ``mixed_bfloat16`` when asked (``"auto"``: where it is native, `rllab.precision`);
+    the global policy is put back after."""
     previous = keras.mixed_precision.dtype_policy()
-    if mixed:
+    if resolve_mixed_precision(mixed):
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
         yield
@@ -264,7 +266,8 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
         budget_text = " and ".join(([f"{config.epochs} epochs"] if config.epochs else [])
                                    + ([f"{config.minutes:g} minutes"] if config.minutes else []))
         print(f"training {'conditional ' if config.conditional else ''}{config.arch} on {config.dataset} for {budget_text} "
-              f"({steps} steps of {config.images_per_step} images per epoch); run folder {run.path}, "
+              f"({steps} steps of {config.images_per_step} images per epoch, in "
+              f"{'bfloat16' if resolve_mixed_precision(config.mixed_precision) else 'float32'}); run folder {run.path}, "
               f"sample grids in {grids}", flush=True)
     gan.fit(dataset, steps_per_epoch=steps, epochs=config.epochs or MAX_EPOCHS, initial_epoch=initial_epoch,
             callbacks=callbacks, shuffle=False, verbose=0)
@@ -286,7 +289,7 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
         "epochs_done": epochs_done, "stopped_by": "minutes" if budget.ran_out else "epochs",
         "train_seconds": budget.spent_seconds(), "images_seen": counters["images_seen"] + meter.images,
         "images_per_second": meter.images_per_second(), "jit_compile": config.jit_compile,
-        "mixed_precision": config.mixed_precision, "classifier": str(judge.path),
+        "mixed_precision": resolve_mixed_precision(config.mixed_precision), "classifier": str(judge.path),
         **({} if category_prior is None else {"category_prior": [round(float(p), 5) for p in category_prior]}), **figures,
         "generator_path": str(run.artifact(GENERATOR_FILE)), "run_dir": str(run.path),
     }

@@ -5,7 +5,7 @@ Throughput: env steps per second while training with the Atari defaults (one gra
 learning starts and a short warm-up (tracing), in this process, one variant after the other:
 
 * ``float32``          -- float32 network, ``tf.function`` without XLA
-* ``bfloat16``         -- ``mixed_bfloat16`` network (the default: this CPU has AVX-512 BF16)
+* ``bfloat16``         -- ``mixed_bfloat16`` network (the default where the CPU has AVX-512 BF16: ``auto``)
 * ``bfloat16+xla``     -- the same compiled with XLA
 * ``bfloat16+async``   -- bfloat16 with ``--async-envs``: ALE's threads step the games while the update runs
 

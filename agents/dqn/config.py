@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from agents.dqn.envs import env_kind
 from rllab.checks import check_choice, check_float, check_int
 from rllab.errors import UsageError
+from rllab.precision import AUTO, check_mixed_precision
 
 DEFAULT_ENV = "CartPole-v1"
 BUDGET_FIELDS = ("total_steps",)
@@ -103,7 +104,8 @@ class DQNConfig:
     """Compile the update and action steps with XLA."""
     mixed_precision: bool = False
     """Compute the Q-network in bfloat16 (weights and the loss stay float32): faster convolutions on CPUs
-    with AVX-512 BF16 and on GPUs."""
+    with AVX-512 BF16 and on GPUs, slower elsewhere. auto (Atari's default): bfloat16 where the CPU has
+    AVX512-BF16/AMX or a GPU is used, else float32."""
 
     def validate(self) -> "DQNConfig":
         """Check every field; a bad value is a `UsageError` naming it. Returns self."""
@@ -133,6 +135,7 @@ class DQNConfig:
             check_float("--stop-threshold", self.stop_threshold)
         check_int("--stop-confirm-episodes", self.stop_confirm_episodes, min_value=1)
         check_int("--checkpoint-every-epochs", self.checkpoint_every_epochs, min_value=1)
+        check_mixed_precision(self.mixed_precision)
         check_float("--eval-epsilon", self.eval_epsilon, min_value=0.0, max_value=1.0)
         check_float("--sticky-actions", self.sticky_actions, min_value=0.0, max_value=1.0, max_inclusive=False)
         atari = env_kind(self.env_id) == "atari"
@@ -181,7 +184,7 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "epsilon_end": 0.01, "exploration_fraction": 0.1,
     "clip_rewards": True, "life_loss_episodes": True,
     "eval_interval": 50_000, "eval_episodes": 8, "eval_epsilon": 0.05, "checkpoint_every_epochs": 2,
-    "jit_compile": False, "mixed_precision": True,
+    "jit_compile": False, "mixed_precision": AUTO,
 }
 """Defaults of every Atari game (``ALE/...`` ids), over the dataclass defaults."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 from rllab.checks import check_choice, check_int
+from rllab.precision import resolve_mixed_precision
 
 if TYPE_CHECKING:
     from agents.dqn.config import DQNConfig
@@ -116,4 +117,4 @@ def q_network_for(config: "DQNConfig", obs_shape: Sequence[int], num_actions: in
     torso = NETWORKS[check_choice("network", config.network, NETWORKS)]
     options = {name: getattr(config, name) for name in torso.config_fields}
     return build_q_network(obs_shape, num_actions, network=config.network, dueling=config.dueling,
-                           mixed_precision=config.mixed_precision, **options)
+                           mixed_precision=resolve_mixed_precision(config.mixed_precision), **options)

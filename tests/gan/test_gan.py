@@ -14,6 +14,7 @@ from gan import metrics as gm
 from gan.config import GANConfig
 from gan.train import build_trainer, fixed_inputs, train_gan
 from rllab.cli import main
+from rllab.precision import native_bfloat16
 from rllab.runs import Run
 
 TINY = dict(arch="mlp", batch_size=32, train_limit=256, metric_samples=100, jit_compile=False)
@@ -184,10 +185,11 @@ def test_resume_keeps_the_fixed_noise_and_continues_the_epochs(tmp_path, data_di
 
 def test_minutes_budget_stops_at_the_end_of_a_step_then_saves_and_evaluates(tmp_path, data_dir, judge_path):
     run_dir = tmp_path / "run"
-    config = GANConfig(**{**TINY, "arch": "dcgan"}, minutes=0.0005)  # the default arch, in bfloat16
-    assert config.mixed_precision
+    config = GANConfig(**{**TINY, "arch": "dcgan"}, minutes=0.0005)  # the default arch: bfloat16 where it is native
+    assert config.mixed_precision == "auto"
     results = train_gan(config, run_dir=run_dir, seed=0, data_path=data_dir, classifier=judge_path, verbose=False)
     assert keras.mixed_precision.dtype_policy().name == "float32"  # put back after the run
+    assert results["mixed_precision"] is native_bfloat16()  # what ran, resolved on this machine
     assert results["stopped_by"] == "minutes" and results["epochs_done"] == 1
     assert results["images_seen"] < 256 and results["train_seconds"] >= 0.03
     assert (run_dir / "artifacts" / "generator.keras").exists() and (run_dir / "checkpoints" / "ckpt-1.index").exists()
@@ -290,6 +292,19 @@ def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
     with pytest.raises(UsageError, match="--noise-dim 16 leaves no room for dcgan's default InfoGAN code of 30"):
         GANConfig(arch="dcgan", noise_dim=16)
     assert GANConfig(arch="dcgan", noise_dim=16, info_codes=4).info_codes == 4
+
+
+def test_mixed_precision_is_auto_for_dcgan_alone_and_a_stored_choice_is_kept():
+    from gan.config import config_from_dict
+    from rllab.errors import UsageError
+
+    assert GANConfig(arch="dcgan").mixed_precision == "auto"
+    assert GANConfig(arch="tutorial").mixed_precision is False and GANConfig(arch="mlp").mixed_precision is False
+    assert GANConfig(arch="dcgan", mixed_precision=False).mixed_precision is False
+    stored = {**dataclasses.asdict(GANConfig(arch="dcgan")), "mixed_precision": True}  # a run stored before "auto"
+    assert config_from_dict(stored).mixed_precision is True
+    with pytest.raises(UsageError, match="--mixed-precision: expected true, false or 'auto', got 'fast'"):
+        GANConfig(mixed_precision="fast")
 
 
 def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():

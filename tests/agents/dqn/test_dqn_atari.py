@@ -41,6 +41,18 @@ def _tiny(**overrides):
     return config_for_env(BREAKOUT, {**values, **overrides})
 
 
+@pytest.mark.parametrize("native, compute_dtype", [(True, "bfloat16"), (False, "float32")])
+def test_atari_computes_in_bfloat16_only_where_the_machine_has_it(monkeypatch, native, compute_dtype):
+    from agents.dqn import networks
+
+    config = config_for_env(BREAKOUT)
+    assert config.mixed_precision == "auto" and config_for_env("CartPole-v1").mixed_precision is False
+    monkeypatch.setattr(networks, "resolve_mixed_precision", lambda value: native if value == "auto" else value)
+    q_network = networks.q_network_for(config, (4, 84, 84), 4)  # the env's channels-first stacks
+    assert {layer.dtype_policy.compute_dtype for layer in q_network.layers if layer.weights} == {compute_dtype}
+    assert q_network.output.dtype == "float32"
+
+
 @pytest.mark.parametrize("clip", [True, False])
 def test_rewards_are_clipped_for_learning_only_and_scores_stay_unclipped(clip):
     from agents.dqn.dqn import DQNAgent
