@@ -41,6 +41,7 @@ from rllab.errors import UsageError
 from rllab.lifecycle import KeepBest, RunInterrupted, open_run
 from rllab.loop import train_loop
 from rllab.models import load_model_file, save_model_atomic
+from rllab.precision import resolve_mixed_precision
 from rllab.runs import Run, atomic_write
 from rllab.seeding import rng_state, seed_everything, set_rng_state
 
@@ -500,6 +501,7 @@ def train(
     summary.update(
         interrupted=result.interrupted, stopped_early=result.stopped_early,
         wall_seconds_this_call=time.perf_counter() - started,
+        mixed_precision=resolve_mixed_precision(config.mixed_precision),  # what ran: "auto" decided on this machine
     )
     run.write_json(SUMMARY, summary)
     if result.interrupted:

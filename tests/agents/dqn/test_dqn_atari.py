@@ -6,6 +6,7 @@ import pytest
 
 from agents.dqn.config import config_for_env
 from agents.dqn.envs import make_envs
+from rllab.precision import native_bfloat16
 
 BREAKOUT = "ALE/Breakout-v5"
 
@@ -83,6 +84,7 @@ def test_smoke_run_resumes_with_its_buffer_and_evaluates(tmp_path, capsys):
     run_dir = tmp_path / "breakout"
     summary = dqn.train(_tiny(), seed=0, run_dir=run_dir, progress=False)
     assert summary["env_steps"] == 2000 and summary["gradient_steps"] == (2000 - 500) // 4
+    assert summary["mixed_precision"] is native_bfloat16()  # Atari's "auto", decided on this machine
     games = (run_dir / "artifacts" / "games.csv").read_text().splitlines()
     assert games[0] == "env_step,score,length" and len(games) >= 2
     assert (run_dir / "artifacts" / "learning_curve.png").stat().st_size > 0
