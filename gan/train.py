@@ -37,11 +37,10 @@ FINAL_SAMPLES = 10_000
 
 
 @contextmanager
-def dtype_policy(mixed: bool | str):
-    """Build and train under ``mixed_bfloat16`` when asked (``"auto"``: where it is native, `rllab.precision`);
-    the global policy is put back after."""
+def dtype_policy(mixed: bool):
+    """Build and train under ``mixed_bfloat16`` when asked; the global policy is put back after."""
     previous = keras.mixed_precision.dtype_policy()
-    if resolve_mixed_precision(mixed):
+    if mixed:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
         yield
@@ -173,11 +172,12 @@ def train_gan(
     if "arrays" not in loaded:
         prepare(config)
     run.update_record(distribution=distribution.record(config.batch_size))
-    with dtype_policy(config.mixed_precision):
-        return _train(run, config, start, loaded, distribution, verbose=verbose)
+    bfloat16 = resolve_mixed_precision(config.mixed_precision)  # "auto" is decided here, on the machine that trains
+    with dtype_policy(bfloat16):
+        return _train(run, config, start, loaded, distribution, bfloat16=bfloat16, verbose=verbose)
 
 
-def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, verbose: bool) -> dict:
+def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bfloat16: bool, verbose: bool) -> dict:
     from gan.models import with_category_prior
     from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, LinearLRDecay, StopOnSignal,
                                  ThroughputMeter, TimeBudget, standard_callbacks)
@@ -267,7 +267,7 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
                                    + ([f"{config.minutes:g} minutes"] if config.minutes else []))
         print(f"training {'conditional ' if config.conditional else ''}{config.arch} on {config.dataset} for {budget_text} "
               f"({steps} steps of {config.images_per_step} images per epoch, in "
-              f"{'bfloat16' if resolve_mixed_precision(config.mixed_precision) else 'float32'}); run folder {run.path}, "
+              f"{'bfloat16' if bfloat16 else 'float32'}); run folder {run.path}, "
               f"sample grids in {grids}", flush=True)
     gan.fit(dataset, steps_per_epoch=steps, epochs=config.epochs or MAX_EPOCHS, initial_epoch=initial_epoch,
             callbacks=callbacks, shuffle=False, verbose=0)
@@ -289,7 +289,7 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, ve
         "epochs_done": epochs_done, "stopped_by": "minutes" if budget.ran_out else "epochs",
         "train_seconds": budget.spent_seconds(), "images_seen": counters["images_seen"] + meter.images,
         "images_per_second": meter.images_per_second(), "jit_compile": config.jit_compile,
-        "mixed_precision": resolve_mixed_precision(config.mixed_precision), "classifier": str(judge.path),
+        "mixed_precision": bfloat16, "classifier": str(judge.path),
         **({} if category_prior is None else {"category_prior": [round(float(p), 5) for p in category_prior]}), **figures,
         "generator_path": str(run.artifact(GENERATOR_FILE)), "run_dir": str(run.path),
     }
