@@ -15,12 +15,37 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_description(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU's name, its family/model numbers and whether it computes bfloat16 in hardware (from the first
+    processor of ``cpuinfo``; None and False where there is no such file). Cloud CPUs are often named only
+    "Intel Xeon Processor": the model number (85: Skylake/Cascade Lake, 143: Sapphire Rapids) and the bfloat16
+    flag tell two such machines apart, and bfloat16 alone halved or doubled some of this lab's timings
+    (`rllab.precision`)."""
+    from rllab.precision import BFLOAT16_CPU_FLAGS
+
+    fields: dict[str, str] = {}
+    try:
+        with open(cpuinfo) as lines:
+            for line in lines:
+                if not line.strip():
+                    break  # the first processor's block
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    model = "/".join(fields[key] for key in ("cpu family", "model") if key in fields) or None
+    return {"name": fields.get("model name") or platform.processor() or None, "model": model,
+            "bfloat16": bool(set(fields.get("flags", "").split()) & set(BFLOAT16_CPU_FLAGS))}
+
+
 class MachineRecord:
     """Machine facts for a benchmark report: start it before the work, ``finish()`` after.
 
     >>> record = MachineRecord()
     >>> sorted(record.finish())
-    ['cpus', 'load_average_end', 'load_average_start', 'platform', 'versions']
+    ['cpu', 'cpus', 'load_average_end', 'load_average_start', 'platform', 'versions']
+    >>> sorted(record.finish()["cpu"])
+    ['bfloat16', 'model', 'name']
     """
 
     def __init__(self):
@@ -29,6 +54,7 @@ class MachineRecord:
     def finish(self) -> dict[str, Any]:
         return {
             "cpus": os.cpu_count(),
+            "cpu": cpu_description(),
             "platform": platform.platform(),
             "versions": library_versions(),
             "load_average_start": self.load_start,

@@ -42,6 +42,7 @@ from agents.tabular.config import DPConfig, default_config  # noqa: E402
 from agents.tabular.envs import make_tabular_env, traits_for  # noqa: E402
 from agents.tabular.model import build_model  # noqa: E402
 from agents.tabular.train import solve, train_control  # noqa: E402
+from rllab.bench import MachineRecord  # noqa: E402
 
 ENVS = ("FrozenLake-v1", "FrozenLake8x8-v1", "Taxi-v4", "CliffWalking-v1", "Blackjack-v1")
 PUBLISHED_OPTIMA = {"FrozenLake-v1": 0.744, "FrozenLake8x8-v1": 0.913, "Taxi-v4": 7.93, "CliffWalking-v1": -13.0,
@@ -213,7 +214,7 @@ def main() -> None:
 
     root = args.runs_root or tempfile.mkdtemp(prefix="bench_tabular_")
     dp_rows, control_rows = [], []
-    bench_started = time.monotonic()
+    bench_started, machine = time.monotonic(), MachineRecord()
     if args.random_maps:
         sizes = sorted({n for group in args.map_sizes for n in group})
         map_seeds = sorted({k for group in args.map_seeds for k in group})
@@ -253,8 +254,7 @@ def main() -> None:
     summary = summarize_control(control_rows, by)
     print_summary(summary, by)
     result = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_1m": os.getloadavg()[0]},
+        "machine": {"python": platform.python_version(), **machine.finish()},
         "command": sys.argv, "total_wall_s": time.monotonic() - bench_started,
         "dp": dp_rows, "summary": summary, "control": control_rows,
         "all_targets_met": all(r["target"] != "MISSED" and r["within_60s"] for r in control_rows)
