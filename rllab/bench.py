@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from rllab.precision import CPUINFO, cpu_info, has_bfloat16_flags
 from rllab.runs import json_default, library_versions
 
 
@@ -15,27 +16,16 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def cpu_description(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
+def cpu_description(cpuinfo: str | os.PathLike = CPUINFO) -> dict[str, Any]:
     """The CPU's name, its family/model numbers and whether it computes bfloat16 in hardware (from the first
     processor of ``cpuinfo``; None and False where there is no such file). Cloud CPUs are often named only
     "Intel Xeon Processor": the model number (85: Skylake/Cascade Lake, 143: Sapphire Rapids) and the bfloat16
     flag tell two such machines apart, and bfloat16 alone halved or doubled some of this lab's timings
     (`rllab.precision`)."""
-    from rllab.precision import BFLOAT16_CPU_FLAGS
-
-    fields: dict[str, str] = {}
-    try:
-        with open(cpuinfo) as lines:
-            for line in lines:
-                if not line.strip():
-                    break  # the first processor's block
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
+    fields = cpu_info(cpuinfo)
     model = "/".join(fields[key] for key in ("cpu family", "model") if key in fields) or None
     return {"name": fields.get("model name") or platform.processor() or None, "model": model,
-            "bfloat16": bool(set(fields.get("flags", "").split()) & set(BFLOAT16_CPU_FLAGS))}
+            "bfloat16": has_bfloat16_flags(fields.get("flags", "").split())}
 
 
 class MachineRecord:

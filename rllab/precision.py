@@ -16,6 +16,7 @@ True
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from rllab.errors import UsageError
@@ -26,20 +27,39 @@ BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags of CPUs with bfloat16 arithmetic in hardware."""
 
 
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none: macOS, Windows)."""
+CPUINFO = "/proc/cpuinfo"
+
+
+def cpu_info(path: str | os.PathLike = CPUINFO) -> dict[str, str]:
+    """The first processor's fields of ``path`` (``{"model name": ..., "flags": ...}``); empty where there is
+    no such file (macOS, Windows)."""
+    fields: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            line = next((line for line in cpuinfo if line.startswith("flags")), "")
+        with open(path) as lines:
+            for line in lines:
+                if not line.strip():
+                    break  # the end of the first processor's block
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        return frozenset()
-    return frozenset(line.partition(":")[2].split())
+        pass
+    return fields
+
+
+def cpu_flags(path: str | os.PathLike = CPUINFO) -> frozenset[str]:
+    """The CPU's feature flags (empty where there is no /proc/cpuinfo)."""
+    return frozenset(cpu_info(path).get("flags", "").split())
+
+
+def has_bfloat16_flags(flags) -> bool:
+    """Whether CPU ``flags`` include bfloat16 arithmetic in hardware."""
+    return bool(set(flags) & set(BFLOAT16_CPU_FLAGS))
 
 
 @lru_cache(maxsize=None)
 def native_bfloat16() -> bool:
     """Whether bfloat16 is computed in hardware here: a CPU with AVX512-BF16 / AMX, or a visible GPU."""
-    if cpu_flags() & set(BFLOAT16_CPU_FLAGS):
+    if has_bfloat16_flags(cpu_flags()):
         return True
     import tensorflow as tf
 
