@@ -77,6 +77,8 @@ class GANConfig:
     """Categories of an InfoGAN code (unconditional models): G reads z with its first K entries replaced by the one-hot of their argmax, and D must tell that category back from the image (an extra loss for both, no labels used); each category comes to draw mostly one kind of digit (equally often in training; --info-prior sets how often after it). 0: off; with --conditional: 0."""
     info_weight: float = 1.0
     """Weight of the InfoGAN code's cross-entropy in both losses."""
+    info_train_prior: float = 0.5
+    """How far training's draws of the InfoGAN categories follow the data prior (see --info-prior), re-fitted from D before every epoch after the first two: each category is drawn with (1 - this)/K + this * its data share. 0: equally often throughout. A digit that got a single category then gets drawn about as often as the data has it, not once in K (the README has the runs)."""
     info_prior: str = "data"
     """How often the exported generator draws each InfoGAN category. data: after training, as often as D's code logits assign the real training images to it (no labels used), so a digit drawn by too few or too many categories gets its share of the data back; uniform: equally often, as in training."""
     d_steps: int = 1
@@ -128,6 +130,7 @@ class GANConfig:
             raise UsageError(f"--info-codes {self.info_codes} is for unconditional models; --conditional already names the class")
         self.info_weight = check_float("--info-weight", self.info_weight, min_value=0.0)
         self.info_prior = check_choice("--info-prior", self.info_prior, INFO_PRIORS)
+        self.info_train_prior = check_float("--info-train-prior", self.info_train_prior, min_value=0.0, max_value=1.0)
         self.d_steps = check_int("--d-steps", self.d_steps, min_value=1)
         if self.train_limit is not None:
             self.train_limit = check_int("--train-limit", self.train_limit, min_value=1)
@@ -151,13 +154,17 @@ def check_width(arch: str, width: int | None) -> int | None:
 DCGAN_WIDTH_BEFORE_THE_FIELD = 64
 """The width of every dcgan run whose config.json predates the ``width`` field."""
 
+INFO_TRAIN_PRIOR_BEFORE_THE_FIELD = 0.0
+"""Training drew the categories equally often in every run whose config.json predates ``info_train_prior``."""
+
 
 def config_from_dict(values: Mapping[str, Any]) -> GANConfig:
-    """Rebuild a stored config (unknown keys are a TypeError, which the run lifecycle reports); a dcgan run
-    stored before ``width`` existed keeps the width it was trained with."""
+    """Rebuild a stored config (unknown keys are a TypeError, which the run lifecycle reports); a run stored
+    before ``width`` or ``info_train_prior`` existed keeps what it was trained with."""
     values = dict(values)
     if values.get("arch", "dcgan") == "dcgan" and "width" not in values:
         values["width"] = DCGAN_WIDTH_BEFORE_THE_FIELD
+    values.setdefault("info_train_prior", INFO_TRAIN_PRIOR_BEFORE_THE_FIELD)
     return GANConfig(**values)
 
 

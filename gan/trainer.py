@@ -18,8 +18,9 @@ Losses are means over the replica's batch; Keras reduces the gradients across re
 With ``info_codes`` K > 0 (InfoGAN's categorical code, unsupervised: `gan.models`) the category of each
 fake is the argmax of its z's first K entries; D's extra K logits must recover it, and both D (on the
 fakes of its phase) and G add ``info_weight`` times that cross-entropy to their loss, so each category
-comes to stand for one kind of image. Training draws the categories equally often; `category_prior`
-then measures how often D assigns real images to each.
+comes to stand for one kind of image. Training draws the categories equally often unless ``category_shift`` (set
+between epochs by `gan.train.TrainingCategoryPrior`) is added to z's first K entries; `category_prior` measures
+how often D assigns real images to each.
 
 Four `keras.metrics.Mean` trackers (``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` =
 mean D(G(z))) are what ``fit()`` logs, so CSVLogger, TensorBoard, EarlyStopping and friends work
@@ -61,6 +62,10 @@ class GAN(keras.Model):
         self.conditional = bool(conditional)
         self.num_classes = num_classes
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Added to the code entries of every z training draws (`gan.models.argmax_shift` of a prior); zero: the
+        # categories are drawn equally often.
+        self.category_shift = (self.add_weight(shape=(self.info_codes,), initializer="zeros", trainable=False,
+                                               name="category_shift") if self.info_codes else None)
         self.built = True  # G and D are built models: nothing left to build (ModelCheckpoint can save weights)
 
     def compile(self, d_optimizer, g_optimizer, loss_fn=None, *, label_smoothing: float = 0.0, d_steps: int = 1, **kwargs):
@@ -104,6 +109,13 @@ class GAN(keras.Model):
     def _noise(self, batch_size):
         return keras.random.normal((batch_size, self.noise_dim), seed=self.seed_generator)
 
+    def _with_training_prior(self, z):
+        """``z`` with ``category_shift`` added to its code entries (unchanged without codes)."""
+        if not self.info_codes:
+            return z
+        shift = tf.cast(self.category_shift, z.dtype)
+        return tf.concat([z[:, :self.info_codes] + shift, z[:, self.info_codes:]], axis=1)
+
     def _fake_labels(self, batch_size):
         return keras.random.randint((batch_size,), 0, self.num_classes, seed=self.seed_generator, dtype="int32")
 
@@ -128,7 +140,7 @@ class GAN(keras.Model):
         """One D update on ``real`` and as many fresh fakes (from ``z``/``fake_labels`` when given);
         returns (loss, mean D(x), mean D(G(z)), info loss)."""
         batch = tf.shape(real)[0]
-        z = self._noise(batch) if z is None else z
+        z = self._with_training_prior(self._noise(batch) if z is None else z)
         if self.conditional and fake_labels is None:
             fake_labels = self._fake_labels(batch)
         # G makes the fakes in training mode (batch statistics), as in the G phase, but its batch-norm
@@ -152,7 +164,7 @@ class GAN(keras.Model):
 
     def g_step(self, batch, z=None, labels=None):
         """One G update through the frozen D, target 1 (on ``z``/``labels`` when given); returns the loss."""
-        z = self._noise(batch) if z is None else z
+        z = self._with_training_prior(self._noise(batch) if z is None else z)
         if self.conditional and labels is None:
             labels = self._fake_labels(batch)
         with tf.GradientTape() as tape:

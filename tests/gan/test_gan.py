@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gan import metrics as gm
-from gan.config import GANConfig
+from gan.config import GANConfig, config_from_dict
 from gan.train import build_trainer, fixed_inputs, train_gan
 from rllab.cli import main
 from rllab.precision import native_bfloat16
@@ -295,7 +295,6 @@ def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
 
 
 def test_mixed_precision_is_auto_for_dcgan_alone_and_a_stored_choice_is_kept():
-    from gan.config import config_from_dict
     from rllab.errors import UsageError
 
     assert GANConfig(arch="dcgan").mixed_precision == "auto"
@@ -308,7 +307,6 @@ def test_mixed_precision_is_auto_for_dcgan_alone_and_a_stored_choice_is_kept():
 
 
 def test_width_is_dcgans_alone_and_a_run_stored_before_it_keeps_width_64():
-    from gan.config import config_from_dict
     from gan.models import build_gan_models
     from rllab.errors import UsageError
 
@@ -385,6 +383,53 @@ def test_a_generator_behind_a_category_prior_draws_categories_as_the_prior_says(
     np.testing.assert_allclose(wrapped.predict(z[:64], verbose=0), generator.predict(shifted[:64], verbose=0), atol=1e-6)
     drawn = np.bincount(keras.ops.convert_to_numpy(info_category(shifted, 4)), minlength=4) / len(z)
     np.testing.assert_allclose(drawn, prior, atol=0.015)
+
+
+def test_the_training_prior_shifts_the_categories_that_both_phases_draw():
+    from gan.models import argmax_shift, info_category
+
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=4, jit_compile=False), seed=0)
+    z = np.random.default_rng(0).standard_normal((40_000, 16)).astype(np.float32)
+    np.testing.assert_array_equal(gan._with_training_prior(z), z)  # zero shift: equal shares, z untouched
+    prior = [0.7, 0.1, 0.15, 0.05]
+    gan.category_shift.assign(argmax_shift(prior))
+    shifted = keras.ops.convert_to_numpy(gan._with_training_prior(z))
+    np.testing.assert_array_equal(shifted[:, 4:], z[:, 4:])  # the continuous noise is left alone
+    drawn = np.bincount(keras.ops.convert_to_numpy(info_category(shifted, 4)), minlength=4) / len(z)
+    np.testing.assert_allclose(drawn, prior, atol=0.01)
+    assert build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=0), seed=0).category_shift is None
+
+
+def test_training_category_prior_mixes_ds_sorting_of_real_images_with_equal_shares_from_its_first_epoch():
+    from gan.models import argmax_shift
+    from gan.train import TrainingCategoryPrior
+
+    gan = build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=4, jit_compile=False), seed=0)
+    code_head = gan.discriminator.get_layer("code_logits")
+    code_head.kernel.assign(np.zeros(code_head.kernel.shape, np.float32))
+    code_head.bias.assign(np.log([0.1, 0.2, 0.3, 0.4]).astype(np.float32))  # D's shares of every real image
+    images = np.random.default_rng(0).uniform(-1, 1, (500, 28, 28, 1)).astype(np.float32)
+    callback = TrainingCategoryPrior(gan, images, mix=0.5, first_epoch=2)
+    callback.on_epoch_begin(1)
+    assert callback.last is None and not gan.category_shift.numpy().any()
+    callback.on_epoch_begin(2)
+    np.testing.assert_allclose(callback.last, [0.175, 0.225, 0.275, 0.325], atol=1e-5)
+    np.testing.assert_allclose(gan.category_shift.numpy(), argmax_shift(callback.last), atol=1e-6)
+
+
+def test_the_training_prior_is_recorded_and_a_run_stored_before_it_trains_as_it_did(tmp_path, data_dir, judge_path):
+    from rllab.errors import UsageError
+
+    config = GANConfig(**{**TINY, "info_codes": 4}, epochs=3, minutes=None)
+    results = train_gan(config, run_dir=tmp_path / "run", seed=0, data_path=data_dir, classifier=judge_path, verbose=False)
+    training_prior = np.array(results["training_category_prior"])  # the third epoch's, the first that refits
+    assert training_prior.shape == (4,) and abs(training_prior.sum() - 1) < 1e-4 and training_prior.min() >= 0.5 / 4 - 1e-6
+    off = train_gan(dataclasses.replace(config, info_train_prior=0.0), run_dir=tmp_path / "off", seed=0,
+                    data_path=data_dir, classifier=judge_path, verbose=False)
+    assert "training_category_prior" not in off
+    assert config_from_dict({"arch": "dcgan", "width": 32}).info_train_prior == 0.0  # config.json of an older run
+    with pytest.raises(UsageError, match="--info-train-prior must be <= 1.0, got 1.5"):
+        GANConfig(info_train_prior=1.5)
 
 
 def test_an_info_code_run_exports_its_generator_with_the_data_prior(tmp_path, data_dir, judge_path):
