@@ -141,6 +141,10 @@ def main() -> None:
 
     machine = MachineRecord()
     root = Path(args.runs_root or tempfile.mkdtemp(prefix="bench_gan_"))
+    taken = [name for name in (f"{preset}-seed{seed}" for seed in args.seeds for preset in args.presets)
+             if (root / name).exists()]
+    if taken:  # checked before the first run, not after an hour of them
+        parser.error(f"--runs-root {root} already holds {', '.join(taken)}; choose an empty or new folder")
     # Trained once, before any timed run (and not at all for the step timings alone).
     judge = classifier_path("mnist", data_path=args.data_dir) if args.presets else None
     report = {"command": " ".join(sys.argv), "minutes": args.minutes, "classifier": str(judge), "runs_root": str(root)}
@@ -151,6 +155,8 @@ def main() -> None:
     for seed in args.seeds:
         for preset in args.presets:
             config = GANConfig(**PRESETS[preset], minutes=args.minutes)
+            print(f"{preset:10s} seed {seed}: training for {args.minutes:g} minutes, then evaluating "
+                  f"(run folder {root / f'{preset}-seed{seed}'})", flush=True)
             started = time.perf_counter()
             result = train_gan(config, run_dir=root / f"{preset}-seed{seed}", seed=seed, data_path=args.data_dir,
                                classifier=judge, verbose=False)

@@ -5,6 +5,7 @@ judge, the cached CNN, is too slow to train here).
 """
 import dataclasses
 import json
+import sys
 
 import keras
 import numpy as np
@@ -452,7 +453,6 @@ def test_an_info_code_run_exports_its_generator_with_the_data_prior(tmp_path, da
 
 def test_exported_dcgan_generator_with_an_info_code_loads_in_plain_keras(tmp_path):
     import subprocess
-    import sys
 
     from gan.models import build_gan_models, with_category_prior
 
@@ -469,3 +469,21 @@ def test_exported_dcgan_generator_with_an_info_code_loads_in_plain_keras(tmp_pat
     done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "z.npy"), str(tmp_path / "expected.npy")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_bench_refuses_a_runs_root_that_already_holds_its_runs(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("bench_gan", REPO / "scripts" / "bench_gan.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "mlp-seed1").mkdir()
+    monkeypatch.setattr(sys, "argv", ["bench_gan.py", "--presets", "mlp", "--seeds", "0", "1", "--minutes", "0.01",
+                                      "--runs-root", str(tmp_path), "--out", str(tmp_path / "b.json")])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()  # before any training or the judge: nothing is written
+    assert exit_info.value.code == 2
+    assert f"--runs-root {tmp_path} already holds mlp-seed1;" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists() and not (tmp_path / "mlp-seed0").exists()
