@@ -175,7 +175,7 @@ class Run:
         except OSError as exc:
             raise UsageError(f"cannot create run folder {str(path)!r}: {exc.strerror or exc}") from None
         lock_run_folder(path)
-        if (path / CONFIG_NAME).exists():
+        if holds_run(path):
             raise UsageError(
                 f"run folder {str(path)!r} already holds a run; pass --resume to continue it "
                 "or choose another --run-dir"
@@ -215,6 +215,11 @@ class Run:
         if stored_kind != kind:
             raise UsageError(f"{str(path)!r} is a {stored_kind!r} run, not a {kind!r} run")
         return cls(path=path, kind=kind, seed=seed, config=config)
+
+
+def holds_run(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` already holds a run (its config is written first), which `Run.create` refuses."""
+    return (Path(run_dir) / CONFIG_NAME).exists()
 
 
 def check_run_dir(run_dir: str | os.PathLike) -> Path:

@@ -138,11 +138,15 @@ def main() -> None:
 
     from gan.metrics import classifier_path
     from gan.train import train_gan
+    from rllab.runs import holds_run
 
     machine = MachineRecord()
     root = Path(args.runs_root or tempfile.mkdtemp(prefix="bench_gan_"))
-    taken = [name for name in (f"{preset}-seed{seed}" for seed in args.seeds for preset in args.presets)
-             if (root / name).exists()]
+    def run_dir(preset: str, seed: int) -> Path:
+        return root / f"{preset}-seed{seed}"
+
+    taken = [run_dir(preset, seed).name for seed in args.seeds for preset in args.presets
+             if holds_run(run_dir(preset, seed))]
     if taken:  # checked before the first run, not after an hour of them
         parser.error(f"--runs-root {root} already holds {', '.join(taken)}; choose an empty or new folder")
     # Trained once, before any timed run (and not at all for the step timings alone).
@@ -156,9 +160,9 @@ def main() -> None:
         for preset in args.presets:
             config = GANConfig(**PRESETS[preset], minutes=args.minutes)
             print(f"{preset:10s} seed {seed}: training for {args.minutes:g} minutes, then evaluating "
-                  f"(run folder {root / f'{preset}-seed{seed}'})", flush=True)
+                  f"(run folder {run_dir(preset, seed)})", flush=True)
             started = time.perf_counter()
-            result = train_gan(config, run_dir=root / f"{preset}-seed{seed}", seed=seed, data_path=args.data_dir,
+            result = train_gan(config, run_dir=run_dir(preset, seed), seed=seed, data_path=args.data_dir,
                                classifier=judge, verbose=False)
             rows.append({"preset": preset, "seed": seed, "wall_seconds": time.perf_counter() - started, **result})
             cond = f"  min cond. acc {result['min_conditional_accuracy']:.4f}" if "min_conditional_accuracy" in result else ""

@@ -479,7 +479,10 @@ def test_bench_refuses_a_runs_root_that_already_holds_its_runs(tmp_path, monkeyp
     spec = importlib.util.spec_from_file_location("bench_gan", REPO / "scripts" / "bench_gan.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    from rllab.runs import CONFIG_NAME
+
     (tmp_path / "mlp-seed1").mkdir()
+    (tmp_path / "mlp-seed1" / CONFIG_NAME).write_text("{}")  # a run was started there
     monkeypatch.setattr(sys, "argv", ["bench_gan.py", "--presets", "mlp", "--seeds", "0", "1", "--minutes", "0.01",
                                       "--runs-root", str(tmp_path), "--out", str(tmp_path / "b.json")])
     with pytest.raises(SystemExit) as exit_info:
