@@ -142,6 +142,7 @@ def main() -> None:
 
     machine = MachineRecord()
     root = Path(args.runs_root or tempfile.mkdtemp(prefix="bench_gan_"))
+
     def run_dir(preset: str, seed: int) -> Path:
         return root / f"{preset}-seed{seed}"
 

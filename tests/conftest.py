@@ -36,6 +36,16 @@ def with_data_dir(data_dir, monkeypatch) -> Path:
     return data_dir
 
 
+def load_script(name: str):
+    """``scripts/NAME.py`` imported as a module (the scripts are no package), for tests of their functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def rllab_command() -> list[str]:
     """The installed console script, or the module when the package is not installed."""
     script = shutil.which("rllab")

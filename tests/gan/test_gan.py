@@ -472,14 +472,10 @@ def test_exported_dcgan_generator_with_an_info_code_loads_in_plain_keras(tmp_pat
 
 
 def test_bench_refuses_a_runs_root_that_already_holds_its_runs(tmp_path, monkeypatch, capsys):
-    import importlib.util
-
-    from tests.conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("bench_gan", REPO / "scripts" / "bench_gan.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     from rllab.runs import CONFIG_NAME
+    from tests.conftest import load_script
+
+    bench = load_script("bench_gan")
 
     (tmp_path / "mlp-seed1").mkdir()
     (tmp_path / "mlp-seed1" / CONFIG_NAME).write_text("{}")  # a run was started there

@@ -3,9 +3,7 @@ the stop at the optimum, and the benchmark's random-map suite."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,17 +15,10 @@ from agents.tabular.config import (DOUBLE_Q_MAX_EXPLORED_STEPS, DOUBLE_Q_STEP_SI
                                    derived_defaults, named_task, task_facts)
 from agents.tabular.mc import MonteCarloControl
 from rllab.cli import main
+from tests.conftest import load_script
 
-REPO = Path(__file__).resolve().parents[3]
 # A made-up slippery map: the goal is two steps from the start, a hole beside the path.
 MADE_UP_MAP = {"desc": ["SFH", "FFF", "HFG"], "is_slippery": True}
-
-
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_tabular", REPO / "scripts" / "bench_tabular.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the Monte Carlo stall on FrozenLake-v1 (seed 3 kept 0.20 of 0.744) -----------------------------------
@@ -214,7 +205,7 @@ def test_a_run_stops_once_its_greedy_policy_has_been_optimal_for_a_while(tmp_pat
 
 # --- the benchmark's random-map suite ----------------------------------------------------------------------
 def test_the_random_map_suite_is_the_same_maps_every_time():
-    bench = _bench_module()
+    bench = load_script("bench_tabular")
     first, second = bench.random_maps(), bench.random_maps()
     assert first == second and len(first) == 2 * 5 * 5
     assert {m["env_kwargs"]["is_slippery"] for m in first} == {True, False}
@@ -227,14 +218,15 @@ def test_off_policy_monte_carlo_explores_less_only_where_its_behaviour_rarely_re
     """Slippery 8x8 map 0 (optimum 0.075): acting at random one step in five, the optimal policy reaches the
     goal in 1 % of its episodes, and mc-off-policy at epsilon 0.2 missed 90 % of the optimum on seed 5. On
     6x6 map 4 (optimum 0.067, 2.7 %) it needs 0.2."""
-    slippery = {m["name"]: m["env_kwargs"] for m in _bench_module().random_maps() if m["env_kwargs"]["is_slippery"]}
+    maps = load_script("bench_tabular").random_maps()
+    slippery = {m["name"]: m["env_kwargs"] for m in maps if m["env_kwargs"]["is_slippery"]}
     ends = {name: derived_defaults("mc-off-policy", task_facts("FrozenLake-v1", kwargs))["epsilon"].end
             for name, kwargs in slippery.items() if name.startswith(("slippery 8x8 map 0", "slippery 6x6 map 4"))}
     assert ends == {"slippery 8x8 map 0": 0.1, "slippery 6x6 map 4": OFF_POLICY_EPSILON_END}
 
 
 def test_bench_seed_ranges():
-    bench = _bench_module()
+    bench = load_script("bench_tabular")
     assert bench.int_ranges("0-9") == list(range(10)) and bench.int_ranges("4") == [4]
     with pytest.raises(Exception, match="N-M"):
         bench.int_ranges("9-0")
@@ -257,7 +249,7 @@ def test_blackjack_exploring_starts_deal_every_hand_a_game_can_start_in():
 
 
 def test_bench_summary_gives_the_worst_and_median_seed_and_the_share_that_met_the_bar():
-    bench = _bench_module()
+    bench = load_script("bench_tabular")
 
     def run(seed, value, target):
         return {"task": "FrozenLake-v1", "algo": "mc", "seed": seed, "exact_return": value, "exact_ratio": value / 0.744,
