@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from gan.config import ARCHS, BUDGET_FIELDS, INFO_PRIORS, GANConfig, config_from_flags, per_arch_defaults
-from rllab.cli_common import NONE, add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float, positive_int
+from rllab.cli_common import (NONE, add_config_flags, add_eval_args, add_train_args, emit_json, nonneg_int, positive_float,
+                               positive_fraction, positive_int)
 from rllab.data import DATA_DIR_ENV, DATASETS
 from rllab.distribute import add_strategy_args
 from rllab.errors import UsageError
@@ -26,6 +27,10 @@ def _positive_minutes(text: str):
         return positive_float(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected a positive number of minutes or 'none', got {text!r}") from None
+
+
+_TRUNCATION_HELP = ("scale the noise by PSI, 0 < PSI <= 1 (the truncation trick: cleaner, less varied samples; the "
+                    "InfoGAN category entries are left alone, so each kind of image keeps its share; default: 1, none)")
 
 
 def _digit(text: str) -> int:
@@ -79,6 +84,7 @@ def register(subparsers) -> None:
     sample.add_argument("--digit", type=_digit, default=None, metavar="D",
                         help="class to draw, 0-9 (conditional runs only; default: every class in turn)")
     sample.add_argument("--seed", type=nonneg_int, default=0, metavar="S", help="seed of the noise (default: 0)")
+    sample.add_argument("--truncation", type=positive_fraction, default=1.0, metavar="PSI", help=_TRUNCATION_HELP)
     sample.set_defaults(func=_sample)
 
     walk = commands.add_parser(
@@ -94,6 +100,7 @@ def register(subparsers) -> None:
     walk.add_argument("--digit", type=_digit, default=None, metavar="D",
                       help="class of every walk, 0-9 (conditional runs only; default: walk i draws class i mod 10)")
     walk.add_argument("--seed", type=nonneg_int, default=0, metavar="S", help="seed of the points (default: 0)")
+    walk.add_argument("--truncation", type=positive_fraction, default=1.0, metavar="PSI", help=_TRUNCATION_HELP)
     walk.set_defaults(func=_interpolate)
 
     evaluate = commands.add_parser(
@@ -104,6 +111,7 @@ def register(subparsers) -> None:
     add_eval_args(evaluate)
     evaluate.add_argument("--samples", type=positive_int, default=10_000, metavar="N", help="samples judged (default: 10000)")
     evaluate.add_argument("--seed", type=nonneg_int, default=0, metavar="S", help="seed of the noise (default: 0)")
+    evaluate.add_argument("--truncation", type=positive_fraction, default=1.0, metavar="PSI", help=_TRUNCATION_HELP)
     evaluate.add_argument("--classifier", default=None, metavar="PATH", help=_CLASSIFIER_HELP)
     evaluate.add_argument("--data-dir", default=None, metavar="PATH", help=_DATA_HELP)
     evaluate.set_defaults(func=_eval)
@@ -128,7 +136,8 @@ def _sample(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must end in .png, got {args.out!r}")
     from gan.use import sample_images
 
-    written = sample_images(args.run_dir, n=args.n, out=args.out, out_dir=args.out_dir, digit=args.digit, seed=args.seed)
+    written = sample_images(args.run_dir, n=args.n, out=args.out, out_dir=args.out_dir, digit=args.digit, seed=args.seed,
+                            truncation=args.truncation)
     print(written)
     return 0
 
@@ -140,7 +149,7 @@ def _interpolate(args: argparse.Namespace) -> int:
     from gan.use import interpolate
 
     print(interpolate(args.run_dir, args.out, n=args.n, points=args.points, steps=args.steps, fps=args.fps,
-                      digit=args.digit, seed=args.seed))
+                      digit=args.digit, seed=args.seed, truncation=args.truncation))
     return 0
 
 
@@ -148,7 +157,7 @@ def _eval(args: argparse.Namespace) -> int:
     from gan.use import evaluate_run
 
     figures = evaluate_run(args.run_dir, samples=args.samples, seed=args.seed, classifier=args.classifier,
-                           data_path=args.data_dir)
+                           data_path=args.data_dir, truncation=args.truncation)
     if args.json:
         emit_json(figures)
     return 0

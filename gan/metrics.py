@@ -232,7 +232,8 @@ def print_figures(figures: dict, class_names=None, file=sys.stdout) -> None:
     floor = figures.get("frechet_floor")
     floor_text = f" (real-data floor {floor:.2f})" if floor is not None else ""
     print(f"classifier score {figures['classifier_score']:.3f} (real test images {figures['real_classifier_score']:.3f}); "
-          f"Fréchet classifier distance {figures['frechet_distance']:.2f}{floor_text}; {figures['samples']} samples", file=file)
+          f"Fréchet classifier distance {figures['frechet_distance']:.2f}{floor_text}; {figures['samples']} samples"
+          + (f" (noise truncated to {figures['truncation']:g})" if figures.get("truncation", 1.0) != 1.0 else ""), file=file)
     shares = " ".join(f"{(class_names or [str(i) for i in range(10)])[i]}:{s:.1%}" for i, s in enumerate(figures["class_shares"]))
     print(f"class shares {shares}; KL from uniform {figures['kl_from_uniform']:.4f}", file=file)
     if "conditional_accuracy" in figures:

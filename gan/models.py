@@ -10,7 +10,8 @@ With ``info_codes`` K > 0 (an InfoGAN categorical code, Chen et al. 2016; uncond
 reads z with its first K entries replaced by the one-hot of their argmax, a category drawn uniformly
 from z itself, so the exported generator still maps z alone to an image; D outputs K + 1 columns: the
 real/fake logit, then K logits that must recover the category from the image (`gan.trainer.GAN`).
-`with_category_prior` wraps such a generator so that z draws the categories with other probabilities.
+`with_category_prior` wraps such a generator so that z draws the categories with other probabilities;
+`truncate_noise` scales the rest of z for cleaner, less varied samples.
 
 None of the discriminators uses batch normalisation, so the trainer can score real and generated
 images in one call without mixing their batch statistics.
@@ -22,7 +23,7 @@ import numpy as np
 from keras import layers, ops
 
 from gan.config import DCGAN_WIDTH, check_width
-from rllab.checks import check_choice, check_int
+from rllab.checks import check_choice, check_float, check_int
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -79,8 +80,29 @@ def with_category_prior(generator: keras.Model, info_codes: int, prior) -> keras
                            name=CATEGORY_SHIFT)(z[:, :info_codes])
     shifted_z = layers.Concatenate(dtype="float32", name="shifted_z")([shifted, z[:, info_codes:]])
     model = keras.Model(z, generator(shifted_z), name=generator.name)
-    model.get_layer(CATEGORY_SHIFT).bias.assign(argmax_shift(prior))
+    set_category_prior(model, prior)
     return model
+
+
+def set_category_prior(model: keras.Model, prior) -> None:
+    """Make ``model`` (made by `with_category_prior`) draw the categories by ``prior`` from now on."""
+    model.get_layer(CATEGORY_SHIFT).bias.assign(argmax_shift(prior))
+
+
+def truncate_noise(z: np.ndarray, truncation: float, info_codes: int = 0) -> np.ndarray:
+    """``z`` with its noise entries scaled by ``truncation`` (the truncation trick: samples nearer the mode of the
+    noise are cleaner and less varied). The first ``info_codes`` entries, whose argmax picks the InfoGAN category,
+    are left alone, so the categories keep their shares. ``truncation`` 1 returns ``z`` unchanged.
+
+    >>> truncate_noise(np.ones((1, 4), np.float32), 0.5, info_codes=1).tolist()
+    [[1.0, 0.5, 0.5, 0.5]]
+    """
+    truncation = check_float("--truncation", truncation, min_value=0.0, max_value=1.0, min_inclusive=False)
+    if truncation == 1.0:
+        return z
+    z = np.array(z, dtype=np.float32, copy=True)
+    z[:, info_codes:] *= truncation
+    return z
 
 
 def _generator_inputs(noise_dim: int, conditional: bool, info_codes: int = 0):

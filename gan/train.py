@@ -56,8 +56,8 @@ def fixed_inputs(config: GANConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 PRIOR_IMAGES = 10_000
-"""Training images (the first ones) that D sorts into categories before each epoch for `TrainingCategoryPrior`
-(0.9 s per refit with the dcgan defaults on a 2-core AMD EPYC, about 2.5 % of a 36-second epoch)."""
+"""Training images (the first ones) that D sorts into categories after each epoch for `DataCategoryPrior`
+(0.9 s per measure with the dcgan defaults on a 2-core AMD EPYC, about 2.5 % of a 36-second epoch)."""
 PRIOR_FIRST_EPOCH = 2
 """The first epoch (from 0) whose draws follow the data prior: before it D has not yet sorted the images into
 categories that mean anything."""
@@ -186,7 +186,7 @@ def train_gan(
 
 
 def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bfloat16: bool, verbose: bool) -> dict:
-    from gan.models import with_category_prior
+    from gan.models import set_category_prior, with_category_prior
     from rllab.callbacks import (EpochCheckpoint, EpochTimer, EvalCallback, ImageGridMonitor, LinearLRDecay, StopOnSignal,
                                  ThroughputMeter, TimeBudget, standard_callbacks)
     from rllab.checkpoints import Checkpointer
@@ -238,7 +238,15 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
     dataset, steps = make_dataset(x_train, y_train, batch=config.images_per_step, seed=start.seed,
                                   first_epoch=initial_epoch, conditional=config.conditional,
                                   noise_dim=config.noise_dim, d_steps=config.d_steps, replicas=distribution.replicas)
-    sample = _sampler(gan.sampler, config.conditional)
+    # What the run exports: G, or with --info-prior data G behind the category shift that draws the categories as
+    # D sorts the training images (set after every epoch, so each epoch's figures and export are of what the run
+    # would give if it ended there).
+    draws_by_data = bool(config.info_codes) and config.info_prior == "data"
+    exported = gan.sampler
+    if draws_by_data:
+        with distribution.strategy.scope():
+            exported = with_category_prior(gan.sampler, config.info_codes, np.full(config.info_codes, 1 / config.info_codes))
+    sample, grid_sample = _sampler(exported, config.conditional), _sampler(gan.sampler, config.conditional)
     reference = gm.reference(judge, x_train, x_test, floor=False)
     # The same noise every epoch (and after a resume): the per-epoch figures move with G, not with the draw.
     metric_z = np.random.default_rng([start.seed, 11]).standard_normal((config.metric_samples, config.noise_dim))
@@ -262,15 +270,19 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
         *([LinearLRDecay({gan.g_optimizer: config.g_learning_rate, gan.d_optimizer: config.d_learning_rate},
                          config.lr_final_fraction, budget,
                          None if config.epochs is None else config.epochs * steps)] if config.lr_final_fraction < 1 else []),
-        ImageGridMonitor(lambda epoch: (sample(fixed_z, fixed_labels) + 1.0) / 2.0, grids, ncols=10 if config.conditional else 8),
-        EvalCallback(evaluate_epoch, "eval/score", mode="max"),
-        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: save_model_atomic(gan.sampler, run.artifact(GENERATOR_FILE))),
+        # G's own draws, equal categories: the grid of the same noise stays comparable from epoch to epoch.
+        ImageGridMonitor(lambda epoch: (grid_sample(fixed_z, fixed_labels) + 1.0) / 2.0, grids, ncols=10 if config.conditional else 8),
     ]
-    training_prior = None
-    if config.info_codes and config.info_train_prior > 0:
-        training_prior = TrainingCategoryPrior(gan, gm.from_uint8(x_train[:PRIOR_IMAGES, ..., None].astype(np.float32)),
-                                               config.info_train_prior)
-        extra.append(training_prior)
+    real_images = gm.from_uint8(x_train[..., None].astype(np.float32)) if config.info_codes else None
+    data_prior = None
+    if config.info_codes and (config.info_train_prior > 0 or draws_by_data):
+        data_prior = DataCategoryPrior(gan, real_images[:PRIOR_IMAGES], mix=config.info_train_prior,
+                                       sampler=exported if draws_by_data else None)
+        extra.append(data_prior)  # before the evaluation and the export, which draw by what it measures
+    extra += [
+        EvalCallback(evaluate_epoch, "eval/score", mode="max"),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: save_model_atomic(exported, run.artifact(GENERATOR_FILE))),
+    ]
     if verbose:
         extra.append(EpochPrinter(budget, config, grids))
     callbacks = [StopOnSignal(run.path), *standard_callbacks(run, resume=start.resumed, extra=extra, plot_every=5),
@@ -286,17 +298,16 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
             callbacks=callbacks, shuffle=False, verbose=0)
     epochs_done = int(checkpointer.step.numpy())
 
-    generator, category_prior = gan.sampler, None
-    if config.info_codes and config.info_prior == "data":
-        category_prior = gan.category_prior(gm.from_uint8(x_train[..., None].astype(np.float32)))
-        with distribution.strategy.scope():
-            generator = with_category_prior(gan.sampler, config.info_codes, category_prior)
+    category_prior = None
+    if draws_by_data:
+        category_prior = gan.category_prior(real_images)  # all the training images, not the per-epoch first ones
+        set_category_prior(exported, category_prior)
         if verbose:
             print(f"InfoGAN categories drawn as often as D assigns the training images to them: "
                   f"{category_prior.min():.1%}-{category_prior.max():.1%} each", flush=True)
-    save_model_atomic(generator, run.artifact(GENERATOR_FILE))
+    save_model_atomic(exported, run.artifact(GENERATOR_FILE))
     write_progress_gif(grids, run.artifact(GIF_FILE))
-    figures = evaluate_generator(generator, config, judge, loaded["arrays"], seed=start.seed)
+    figures = evaluate_generator(exported, config, judge, loaded["arrays"], seed=start.seed)
     results = {
         "arch": config.arch, "conditional": config.conditional, "dataset": config.dataset,
         "epochs_done": epochs_done, "stopped_by": "minutes" if budget.ran_out else "epochs",
@@ -304,8 +315,8 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
         "images_per_second": meter.images_per_second(), "jit_compile": config.jit_compile,
         "mixed_precision": bfloat16, "classifier": str(judge.path),
         **({} if category_prior is None else {"category_prior": [round(float(p), 5) for p in category_prior]}),
-        **({} if training_prior is None or training_prior.last is None
-           else {"training_category_prior": [round(float(p), 5) for p in training_prior.last]}), **figures,
+        **({} if data_prior is None or data_prior.last is None
+           else {"training_category_prior": [round(float(p), 5) for p in data_prior.last]}), **figures,
         "generator_path": str(run.artifact(GENERATOR_FILE)), "run_dir": str(run.path),
     }
     run.write_json(RESULTS_FILE, results)
@@ -318,11 +329,14 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
 
 
 def evaluate_generator(generator, config: GANConfig, judge: "gm.Judge", arrays, *, seed: int = 0,
-                       samples: int = FINAL_SAMPLES) -> dict:
-    """The full figures of a generator: ``samples`` samples against 10k test images, with the floor."""
+                       samples: int = FINAL_SAMPLES, truncation: float = 1.0) -> dict:
+    """The full figures of a generator: ``samples`` samples (noise truncated by `gan.models.truncate_noise`)
+    against 10k test images, with the floor."""
+    from gan.models import truncate_noise
+
     (x_train, _), (x_test, _) = arrays
     rng = np.random.default_rng([seed, 13])
-    z = rng.standard_normal((samples, config.noise_dim)).astype(np.float32)
+    z = truncate_noise(rng.standard_normal((samples, config.noise_dim)).astype(np.float32), truncation, config.info_codes)
     labels = (np.arange(samples) % 10).astype(np.int32) if config.conditional else None
     images = gm.to_uint8(_sampler(generator, config.conditional)(z, labels))
     return gm.judge_samples(judge, images, gm.reference(judge, x_train, x_test), labels=labels)
@@ -342,26 +356,48 @@ def write_progress_gif(grids: Path, path: Path, fps: float = 4) -> Path | None:
 
 
 # --- callbacks --------------------------------------------------------------------------------------------
-class TrainingCategoryPrior(keras.callbacks.Callback):
-    """Before every epoch from ``first_epoch`` on, training draws each InfoGAN category with probability
-    ``(1 - mix) / K + mix * share``, where ``share`` is how often D assigns ``real_images`` to it
-    (`GAN.category_prior`: no labels); before that, equally often. A resumed run refits from the restored D,
-    as the uninterrupted run did from the same weights."""
+class DataCategoryPrior(keras.callbacks.Callback):
+    """After every epoch, measures how often D sorts ``real_images`` into each InfoGAN category (``shares``:
+    `GAN.category_prior`, no labels), and draws by it:
 
-    def __init__(self, gan, real_images: np.ndarray, mix: float, first_epoch: int = PRIOR_FIRST_EPOCH):
+    - ``sampler`` (made by `gan.models.with_category_prior`; None: no sampler) draws the categories by the shares
+      from then on;
+    - with ``mix`` > 0, training draws category k with probability ``(1 - mix) / K + mix * shares[k]`` (``last``)
+      in every epoch from ``first_epoch`` on, by the shares measured after the epoch before; earlier epochs draw
+      the categories equally often.
+
+    A resumed run measures before its first epoch, from the restored D: the weights the uninterrupted run measured
+    after the epoch before."""
+
+    def __init__(self, gan, real_images: np.ndarray, *, mix: float, sampler=None, first_epoch: int = PRIOR_FIRST_EPOCH):
         super().__init__()
-        self.gan, self.real_images, self.mix, self.first_epoch = gan, real_images, mix, first_epoch
+        self.gan, self.real_images, self.mix, self.sampler, self.first_epoch = gan, real_images, mix, sampler, first_epoch
+        self.shares = None
+        """D's latest measure (None before the first)."""
+        self.measured_after = None
+        """The epoch (from 0) after which ``shares`` was measured."""
         self.last = None
-        """The prior of the latest epoch (None before ``first_epoch``)."""
+        """The training prior of the latest epoch (None before ``first_epoch``, or with ``mix`` 0)."""
+
+    def _measure(self, after_epoch: int) -> None:
+        self.shares, self.measured_after = self.gan.category_prior(self.real_images), after_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         from gan.models import argmax_shift
 
-        if epoch < self.first_epoch:
+        if self.mix <= 0 or epoch < self.first_epoch:
             return
-        shares = self.gan.category_prior(self.real_images)
-        self.last = (1.0 - self.mix) / len(shares) + self.mix * shares
+        if self.measured_after != epoch - 1:
+            self._measure(epoch - 1)
+        self.last = (1.0 - self.mix) / len(self.shares) + self.mix * self.shares
         self.gan.category_shift.assign(argmax_shift(self.last))
+
+    def on_epoch_end(self, epoch, logs=None):
+        from gan.models import set_category_prior
+
+        self._measure(epoch)
+        if self.sampler is not None:
+            set_category_prior(self.sampler, self.shares)
 
 
 class EpochPrinter(keras.callbacks.Callback):

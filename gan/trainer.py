@@ -19,7 +19,7 @@ With ``info_codes`` K > 0 (InfoGAN's categorical code, unsupervised: `gan.models
 fake is the argmax of its z's first K entries; D's extra K logits must recover it, and both D (on the
 fakes of its phase) and G add ``info_weight`` times that cross-entropy to their loss, so each category
 comes to stand for one kind of image. Training draws the categories equally often unless ``category_shift`` (set
-between epochs by `gan.train.TrainingCategoryPrior`) is added to z's first K entries; `category_prior` measures
+between epochs by `gan.train.DataCategoryPrior`) is added to z's first K entries; `category_prior` measures
 how often D assigns real images to each.
 
 Four `keras.metrics.Mean` trackers (``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` =

@@ -40,14 +40,17 @@ def _labels(config: GANConfig, n: int, digit: int | None) -> np.ndarray | None:
     return (np.arange(n) % 10).astype(np.int32) if config.conditional else None
 
 
-def generate(generator, config: GANConfig, z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-    """uint8 (N, 28, 28) images of ``generator`` in inference mode."""
+def generate(generator, config: GANConfig, z: np.ndarray, labels: np.ndarray | None, truncation: float = 1.0) -> np.ndarray:
+    """uint8 (N, 28, 28) images of ``generator`` in inference mode (``z`` truncated by `gan.models.truncate_noise`)."""
+    from gan.models import truncate_noise
+
+    z = truncate_noise(z, truncation, config.info_codes)
     inputs = [z, labels] if config.conditional else z
     return gm.to_uint8(generator.predict(inputs, batch_size=1000, verbose=0))
 
 
 def sample_images(run_dir, *, n: int = 64, out: str | None = None, out_dir: str | None = None,
-                  digit: int | None = None, seed: int = 0) -> str:
+                  digit: int | None = None, seed: int = 0, truncation: float = 1.0) -> str:
     """Draw ``n`` samples; write a grid PNG (``out``) and/or one PNG per sample (``out_dir``). Returns a summary line."""
     from PIL import Image
 
@@ -58,7 +61,7 @@ def sample_images(run_dir, *, n: int = 64, out: str | None = None, out_dir: str 
     run, config, generator = load_run(run_dir)
     labels = _labels(config, n, digit)
     z = np.random.default_rng(seed).standard_normal((n, config.noise_dim)).astype(np.float32)
-    images = generate(generator, config, z, labels)
+    images = generate(generator, config, z, labels, truncation)
     written = []
     if out is not None:
         ncols = 10 if (config.conditional and digit is None and n >= 10) else None
@@ -89,7 +92,7 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def interpolate(run_dir, out, *, n: int = 16, points: int = 4, steps: int = 16, fps: int = 12,
-                digit: int | None = None, seed: int = 0) -> str:
+                digit: int | None = None, seed: int = 0, truncation: float = 1.0) -> str:
     """A looping animation of ``n`` walks through noise space, side by side in a grid."""
     from rllab.plotting import check_video_path, image_grid, save_video
 
@@ -100,7 +103,7 @@ def interpolate(run_dir, out, *, n: int = 16, points: int = 4, steps: int = 16, 
     keys = rng.standard_normal((points, n, config.noise_dim)).astype(np.float32)
     path = [slerp(keys[k], keys[(k + 1) % points], t / steps) for k in range(points) for t in range(steps)]
     z = np.concatenate(path)
-    images = generate(generator, config, z, None if labels is None else np.tile(labels, len(path)))
+    images = generate(generator, config, z, None if labels is None else np.tile(labels, len(path)), truncation)
     frames = [image_grid(images[i * n:(i + 1) * n], ncols=min(10, n) if config.conditional else None)
               for i in range(len(path))]
     frames = [np.kron(f, np.ones((2, 2), dtype=np.uint8)) for f in frames]  # twice the size, like the grids
@@ -109,7 +112,7 @@ def interpolate(run_dir, out, *, n: int = 16, points: int = 4, steps: int = 16, 
 
 
 def evaluate_run(run_dir, *, samples: int = 10_000, seed: int = 0, classifier=None, data_path=None,
-                 verbose: bool = True) -> dict:
+                 truncation: float = 1.0, verbose: bool = True) -> dict:
     """The full figures of a run's generator (see `gan.metrics`), printed and returned."""
     from gan.train import evaluate_generator
 
@@ -117,9 +120,9 @@ def evaluate_run(run_dir, *, samples: int = 10_000, seed: int = 0, classifier=No
     run, config, generator = load_run(run_dir)
     arrays = get_dataset(config.dataset).load(data_path)
     judge = gm.Judge.load(gm.classifier_path(config.dataset, classifier, data_path=data_path))
-    figures = evaluate_generator(generator, config, judge, arrays, seed=seed, samples=samples)
+    figures = evaluate_generator(generator, config, judge, arrays, seed=seed, samples=samples, truncation=truncation)
     figures = {"run_dir": str(run.path), "arch": config.arch, "conditional": config.conditional,
-               "dataset": config.dataset, "classifier": str(judge.path), **figures}
+               "dataset": config.dataset, "classifier": str(judge.path), "truncation": truncation, **figures}
     if verbose:
         gm.print_figures(figures, get_dataset(config.dataset).class_names, file=sys.stdout)
     return figures

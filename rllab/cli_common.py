@@ -72,6 +72,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_fraction(text: str) -> float:
+    value = _parse_number(float, text, "a number in (0, 1]")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def probability(text: str) -> float:
     value = _parse_number(float, text, "a number in [0, 1]")
     if not 0.0 <= value <= 1.0:

@@ -224,6 +224,28 @@ def test_cli_sample_interpolate_and_eval(trained, judge_path, tmp_path, capsys):
     assert main(["gan", "eval", "--run-dir", str(run_dir), "--json", "--classifier", str(judge_path), "--samples", "500"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["samples"] == 500 and len(figures["class_shares"]) == 10 and figures["frechet_floor"] > 0
+    assert figures["truncation"] == 1.0
+    assert main(["gan", "eval", "--run-dir", str(run_dir), "--json", "--classifier", str(judge_path), "--samples", "500",
+                 "--truncation", "0.5"]) == 0
+    out = capsys.readouterr().out
+    truncated = json.loads(out.strip().splitlines()[-1])
+    assert truncated["truncation"] == 0.5 and "noise truncated to 0.5" in out
+    assert truncated["frechet_distance"] != figures["frechet_distance"]
+
+
+def test_truncation_scales_the_noise_but_not_the_info_code_so_categories_keep_their_shares():
+    from gan.models import info_category, truncate_noise
+    from rllab.errors import UsageError
+
+    z = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    truncated = truncate_noise(z, 0.7, info_codes=4)
+    np.testing.assert_array_equal(truncated[:, :4], z[:, :4])
+    np.testing.assert_allclose(truncated[:, 4:], 0.7 * z[:, 4:], rtol=1e-6)
+    np.testing.assert_array_equal(info_category(truncated, 4), info_category(z, 4))
+    assert truncate_noise(z, 1.0) is z
+    np.testing.assert_allclose(truncate_noise(z, 0.5), 0.5 * z, rtol=1e-6)  # no code: every entry
+    with pytest.raises(UsageError, match="--truncation must be <= 1.0, got 2.0"):
+        truncate_noise(z, 2.0)
 
 
 def _status(argv):
@@ -246,6 +268,8 @@ def _status(argv):
     (["sample", "--run-dir", "MISSING", "--out", "x.png"], "does not exist"),
     (["eval", "--run-dir", "FOREIGN"], "is a 'classify' run, not a 'gan' run"),
     (["interpolate", "--run-dir", "RUN", "--out", "walk.avi"], "--out must end in .gif or .mp4"),
+    (["eval", "--run-dir", "RUN", "--truncation", "0"], "--truncation: expected a number in (0, 1], got '0'"),
+    (["sample", "--run-dir", "RUN", "--out", "x.png", "--truncation", "1.5"], "--truncation: expected a number in (0, 1], got '1.5'"),
 ])
 def test_cli_errors_are_one_line(argv, message, trained, tmp_path, capsys):
     run_dir, _ = trained
@@ -401,21 +425,29 @@ def test_the_training_prior_shifts_the_categories_that_both_phases_draw():
     assert build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=0), seed=0).category_shift is None
 
 
-def test_training_category_prior_mixes_ds_sorting_of_real_images_with_equal_shares_from_its_first_epoch():
-    from gan.models import argmax_shift
-    from gan.train import TrainingCategoryPrior
+def test_data_category_prior_draws_the_sampler_by_ds_sorting_and_mixes_it_into_training_from_its_first_epoch():
+    from gan.models import argmax_shift, build_gan_models, with_category_prior
+    from gan.train import DataCategoryPrior
 
     gan = build_trainer(GANConfig(arch="mlp", noise_dim=16, info_codes=4, jit_compile=False), seed=0)
     code_head = gan.discriminator.get_layer("code_logits")
     code_head.kernel.assign(np.zeros(code_head.kernel.shape, np.float32))
     code_head.bias.assign(np.log([0.1, 0.2, 0.3, 0.4]).astype(np.float32))  # D's shares of every real image
     images = np.random.default_rng(0).uniform(-1, 1, (500, 28, 28, 1)).astype(np.float32)
-    callback = TrainingCategoryPrior(gan, images, mix=0.5, first_epoch=2)
+    sampler = with_category_prior(build_gan_models("mlp", noise_dim=16, info_codes=4)[0], 4, np.full(4, 0.25))
+    callback = DataCategoryPrior(gan, images, mix=0.5, sampler=sampler, first_epoch=2)
     callback.on_epoch_begin(1)
     assert callback.last is None and not gan.category_shift.numpy().any()
+    callback.on_epoch_end(1)
+    np.testing.assert_allclose(callback.shares, [0.1, 0.2, 0.3, 0.4], atol=1e-5)
+    np.testing.assert_allclose(sampler.get_layer("category_shift").bias.numpy(), argmax_shift(callback.shares), atol=1e-6)
+    code_head.bias.assign(np.zeros(4, np.float32))  # D changes after the measure: the next epoch trains by the measure
     callback.on_epoch_begin(2)
     np.testing.assert_allclose(callback.last, [0.175, 0.225, 0.275, 0.325], atol=1e-5)
     np.testing.assert_allclose(gan.category_shift.numpy(), argmax_shift(callback.last), atol=1e-6)
+    resumed = DataCategoryPrior(gan, images, mix=0.5, first_epoch=2)  # nothing measured yet: measures D as it is
+    resumed.on_epoch_begin(3)
+    np.testing.assert_allclose(resumed.last, [0.25] * 4, atol=1e-5)
 
 
 def test_the_training_prior_is_recorded_and_a_run_stored_before_it_trains_as_it_did(tmp_path, data_dir, judge_path):
