@@ -81,6 +81,8 @@ class GANConfig:
     """How far training's draws of the InfoGAN categories follow the data prior (see --info-prior), re-fitted from D before every epoch after the first two: each category is drawn with (1 - this)/K + this * its data share. 0: equally often throughout. A digit that got a single category then gets drawn about as often as the data has it, not once in K (the README has the runs)."""
     info_prior: str = "data"
     """How often the exported generator draws each InfoGAN category. data: after training, as often as D's code logits assign the real training images to it (no labels used), so a digit drawn by too few or too many categories gets its share of the data back; uniform: equally often, as in training."""
+    info_projection: bool = False
+    """D adds to its real/fake logit the projection of its features on an embedding of the InfoGAN category it sorts the image into, so each category's fakes are judged against the real images of that category (a self-conditioned discriminator)."""
     d_steps: int = 1
     """D updates (each on its own real batch) per G update."""
     train_limit: int | None = None
@@ -131,6 +133,8 @@ class GANConfig:
         self.info_weight = check_float("--info-weight", self.info_weight, min_value=0.0)
         self.info_prior = check_choice("--info-prior", self.info_prior, INFO_PRIORS)
         self.info_train_prior = check_float("--info-train-prior", self.info_train_prior, min_value=0.0, max_value=1.0)
+        if self.info_projection and not self.info_codes:
+            raise UsageError("--info-projection needs an InfoGAN code to project on: give --info-codes 2 or more")
         self.d_steps = check_int("--d-steps", self.d_steps, min_value=1)
         if self.train_limit is not None:
             self.train_limit = check_int("--train-limit", self.train_limit, min_value=1)

@@ -124,16 +124,24 @@ def _discriminator_inputs(conditional: bool):
     return [image, keras.Input(shape=(), dtype="int32", name="label")], image
 
 
-def _discriminator_head(inputs, features, info_codes: int = 0):
+def _discriminator_head(inputs, features, info_codes: int = 0, info_projection: bool = False):
     """The logit: Dense(1) on D's features, plus, when conditional, the projection of the features on
     the label's embedding (Miyato & Koyama's projection discriminator); with ``info_codes``, the code's
-    logits after it."""
+    logits after it, and with ``info_projection`` the projection on the embedding of the category D sorts the
+    image into (its code probabilities, without gradient), so D judges each image against its category."""
     logit = layers.Dense(1, name="logit")(features)
     if len(inputs) > 1:
         embedded = layers.Embedding(NUM_CLASSES, features.shape[-1], name="label_projection")(inputs[1])
         logit = layers.Add(name="logit_and_projection")([logit, layers.Dot(axes=1)([embedded, features])])
     if info_codes:
-        logit = layers.Concatenate(name="logit_and_code")([logit, layers.Dense(info_codes, name="code_logits")(features)])
+        code_logits = layers.Dense(info_codes, name="code_logits")(features)
+        if info_projection:
+            # sum_k p_k <e_k, features> as p . (features @ E): K numbers per image, not a feature-sized embedding
+            sorting = ops.stop_gradient(ops.softmax(code_logits))
+            projections = layers.Dense(info_codes, use_bias=False, kernel_initializer="zeros",
+                                       name="category_projection")(features)
+            logit = layers.Add(name="logit_and_category_projection")([logit, layers.Dot(axes=1)([sorting, projections])])
+        logit = layers.Concatenate(name="logit_and_code")([logit, code_logits])
     return layers.Activation("linear", dtype="float32", name="logit_float32")(logit)
 
 
@@ -161,7 +169,7 @@ def tutorial_generator(noise_dim: int = 100, conditional: bool = False, info_cod
     return _model(inputs, out, "tutorial_generator")
 
 
-def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> keras.Model:
+def tutorial_discriminator(conditional: bool = False, info_codes: int = 0, info_projection: bool = False) -> keras.Model:
     inputs, x = _discriminator_inputs(conditional)
     x = layers.Conv2D(64, 5, strides=2, padding="same")(x)
     x = layers.LeakyReLU()(x)
@@ -170,7 +178,7 @@ def tutorial_discriminator(conditional: bool = False, info_codes: int = 0) -> ke
     x = layers.LeakyReLU()(x)
     x = layers.Dropout(0.3)(x)
     x = layers.Flatten()(x)
-    return _model(inputs, _discriminator_head(inputs, x, info_codes), "tutorial_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes, info_projection), "tutorial_discriminator")
 
 
 # --- dcgan: 3x3/4x4 kernels, widths w/2w (--width; 32/64 by default; the tutorial's are 64-256) ---
@@ -193,7 +201,7 @@ def dcgan_generator(noise_dim: int = 100, conditional: bool = False, info_codes:
     return _model(inputs, out, "dcgan_generator")
 
 
-def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = DCGAN_WIDTH) -> keras.Model:
+def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: int = DCGAN_WIDTH, info_projection: bool = False) -> keras.Model:
     """image -> Conv w 4x4 s2 (14x14) -> LeakyReLU -> Conv 2w 4x4 s2 (7x7) -> LeakyReLU -> Conv 2w 3x3
     -> LeakyReLU -> Dense 1 (no dropout, no batch norm)."""
     inputs, x = _discriminator_inputs(conditional)
@@ -204,7 +212,7 @@ def dcgan_discriminator(conditional: bool = False, info_codes: int = 0, width: i
     x = layers.Conv2D(2 * width, 3, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Flatten()(x)
-    return _model(inputs, _discriminator_head(inputs, x, info_codes), "dcgan_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes, info_projection), "dcgan_discriminator")
 
 
 # --- mlp: the course notes' first GAN -------------------------------------------------------------------------
@@ -219,7 +227,7 @@ def mlp_generator(noise_dim: int = 100, conditional: bool = False, info_codes: i
     return _model(inputs, out, "mlp_generator")
 
 
-def mlp_discriminator(conditional: bool = False, info_codes: int = 0) -> keras.Model:
+def mlp_discriminator(conditional: bool = False, info_codes: int = 0, info_projection: bool = False) -> keras.Model:
     """image -> Flatten -> Dense 512 -> 256 (LeakyReLU 0.2, Dropout 0.3) -> Dense 1."""
     inputs, x = _discriminator_inputs(conditional)
     x = layers.Flatten()(x)
@@ -227,7 +235,7 @@ def mlp_discriminator(conditional: bool = False, info_codes: int = 0) -> keras.M
         x = layers.Dense(units)(x)
         x = layers.LeakyReLU(0.2)(x)
         x = layers.Dropout(0.3)(x)
-    return _model(inputs, _discriminator_head(inputs, x, info_codes), "mlp_discriminator")
+    return _model(inputs, _discriminator_head(inputs, x, info_codes, info_projection), "mlp_discriminator")
 
 
 ARCHITECTURES = {
@@ -238,7 +246,7 @@ ARCHITECTURES = {
 
 
 def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = False,
-                     info_codes: int = 0, width: int | None = None) -> tuple[keras.Model, keras.Model]:
+                     info_codes: int = 0, width: int | None = None, info_projection: bool = False) -> tuple[keras.Model, keras.Model]:
     """``(generator, discriminator)`` of ``arch`` (uncompiled; built under the current dtype policy);
     ``width``: dcgan's (None: its default)."""
     arch = check_choice("--arch", arch, ARCHITECTURES)
@@ -246,4 +254,4 @@ def build_gan_models(arch: str, *, noise_dim: int = 100, conditional: bool = Fal
     make_g, make_d = ARCHITECTURES[arch]
     width = check_width(arch, width)
     sizes = {} if width is None else {"width": width}
-    return make_g(noise_dim, conditional, info_codes, **sizes), make_d(conditional, info_codes, **sizes)
+    return make_g(noise_dim, conditional, info_codes, **sizes), make_d(conditional, info_codes, info_projection=info_projection, **sizes)

@@ -121,7 +121,8 @@ def build_trainer(config: GANConfig, seed: int):
     from gan.trainer import GAN
 
     generator, discriminator = build_gan_models(config.arch, noise_dim=config.noise_dim, conditional=config.conditional,
-                                                info_codes=config.info_codes, width=config.width)
+                                                info_codes=config.info_codes, width=config.width,
+                                                info_projection=config.info_projection)
     gan = GAN(generator, discriminator, noise_dim=config.noise_dim, conditional=config.conditional, seed=seed,
               ema=config.ema, info_codes=config.info_codes, info_weight=config.info_weight)
     gan.compile(

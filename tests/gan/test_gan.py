@@ -304,6 +304,34 @@ def test_info_code_is_the_argmax_of_the_first_noise_entries_and_d_learns_to_reco
     assert first > 1.2 and last < 0.5  # ln 4 = 1.39 is a blind guess
 
 
+def test_info_projection_adds_the_features_projected_on_ds_own_category_and_leaves_the_code_head_to_the_code():
+    import tensorflow as tf
+
+    from gan.models import build_gan_models
+    from rllab.errors import UsageError
+
+    _, plain = build_gan_models("dcgan", noise_dim=16, info_codes=4, width=8)
+    _, projected = build_gan_models("dcgan", noise_dim=16, info_codes=4, width=8, info_projection=True)
+    convs = [[layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] for model in (plain, projected)]
+    for source, target in [*zip(*convs), *((plain.get_layer(n), projected.get_layer(n)) for n in ("logit", "code_logits"))]:
+        target.set_weights(source.get_weights())
+    images = np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(projected(images).numpy(), plain(images).numpy(), atol=1e-6)  # zero-initialised
+    embedding = np.random.default_rng(1).normal(size=projected.get_layer("category_projection").kernel.shape)
+    projected.get_layer("category_projection").kernel.assign(embedding.astype(np.float32))
+    features = keras.Model(projected.inputs, projected.get_layer("logit").input)(images).numpy()
+    sorting = keras.ops.softmax(plain(images)[:, 1:]).numpy()
+    expected = plain(images).numpy()[:, 0] + ((features @ embedding) * sorting).sum(1)
+    np.testing.assert_allclose(projected(images).numpy()[:, 0], expected, rtol=1e-4, atol=1e-4)
+    code_head = projected.get_layer("code_logits").kernel
+    with tf.GradientTape() as tape:
+        real_fake = tf.reduce_sum(projected(images)[:, 0])
+    gradient = tape.gradient(real_fake, code_head)
+    assert gradient is None or not np.any(gradient.numpy())  # the code head learns from the code's loss alone
+    with pytest.raises(UsageError, match="--info-projection needs an InfoGAN code"):
+        GANConfig(arch="mlp", info_codes=0, info_projection=True)
+
+
 def test_info_codes_default_per_arch_and_refuse_a_conditional_model():
     from rllab.errors import UsageError
 
