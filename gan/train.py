@@ -274,9 +274,9 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
         # G's own draws, equal categories: the grid of the same noise stays comparable from epoch to epoch.
         ImageGridMonitor(lambda epoch: (grid_sample(fixed_z, fixed_labels) + 1.0) / 2.0, grids, ncols=10 if config.conditional else 8),
     ]
-    real_images = gm.from_uint8(x_train[..., None].astype(np.float32)) if config.info_codes else None
-    data_prior = None
+    real_images, data_prior = None, None
     if config.info_codes and (config.info_train_prior > 0 or draws_by_data):
+        real_images = gm.from_uint8(x_train[..., None].astype(np.float32))  # D sorts these: the first per epoch, all at the end
         data_prior = DataCategoryPrior(gan, real_images[:PRIOR_IMAGES], mix=config.info_train_prior,
                                        sampler=exported if draws_by_data else None)
         extra.append(data_prior)  # before the evaluation and the export, which draw by what it measures

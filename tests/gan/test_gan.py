@@ -319,7 +319,7 @@ def test_info_projection_adds_the_features_projected_on_ds_own_category_and_leav
     np.testing.assert_allclose(projected(images).numpy(), plain(images).numpy(), atol=1e-6)  # zero-initialised
     embedding = np.random.default_rng(1).normal(size=projected.get_layer("category_projection").kernel.shape)
     projected.get_layer("category_projection").kernel.assign(embedding.astype(np.float32))
-    features = keras.Model(projected.inputs, projected.get_layer("logit").input)(images).numpy()
+    features = keras.Model(projected.input, projected.get_layer("logit").input)(images).numpy()
     sorting = keras.ops.softmax(plain(images)[:, 1:]).numpy()
     expected = plain(images).numpy()[:, 0] + ((features @ embedding) * sorting).sum(1)
     np.testing.assert_allclose(projected(images).numpy()[:, 0], expected, rtol=1e-4, atol=1e-4)
