@@ -134,7 +134,9 @@ def build_trainer(config: GANConfig, seed: int):
     return gan
 
 
-def _sampler(generator, conditional: bool):
+def sampler(generator, conditional: bool):
+    """``sample(z, labels=None)``: ``generator``'s images in [-1, 1], in inference mode, in batches (the one way
+    training, evaluation and `gan.use` draw images)."""
     def sample(z, labels=None, batch_size: int = 1000):
         inputs = [z, labels] if conditional else z
         return generator.predict(inputs, batch_size=batch_size, verbose=0)
@@ -247,7 +249,7 @@ def _train(run: Run, config: GANConfig, start, loaded: dict, distribution, *, bf
     if draws_by_data:
         with distribution.strategy.scope():
             exported = with_category_prior(gan.sampler, config.info_codes, np.full(config.info_codes, 1 / config.info_codes))
-    sample, grid_sample = _sampler(exported, config.conditional), _sampler(gan.sampler, config.conditional)
+    sample, grid_sample = sampler(exported, config.conditional), sampler(gan.sampler, config.conditional)
     reference = gm.reference(judge, x_train, x_test, floor=False)
     # The same noise every epoch (and after a resume): the per-epoch figures move with G, not with the draw.
     metric_z = np.random.default_rng([start.seed, 11]).standard_normal((config.metric_samples, config.noise_dim))
@@ -339,7 +341,7 @@ def evaluate_generator(generator, config: GANConfig, judge: "gm.Judge", arrays, 
     rng = np.random.default_rng([seed, 13])
     z = truncate_noise(rng.standard_normal((samples, config.noise_dim)).astype(np.float32), truncation, config.info_codes)
     labels = (np.arange(samples) % 10).astype(np.int32) if config.conditional else None
-    images = gm.to_uint8(_sampler(generator, config.conditional)(z, labels))
+    images = gm.to_uint8(sampler(generator, config.conditional)(z, labels))
     return gm.judge_samples(judge, images, gm.reference(judge, x_train, x_test), labels=labels)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from gan import metrics as gm
 from gan.config import GANConfig, config_from_dict
-from gan.train import GENERATOR_FILE, RUN_KIND
+from gan.train import GENERATOR_FILE, RUN_KIND, sampler
 from rllab.checks import check_int
 from rllab.data import get_dataset
 from rllab.errors import UsageError
@@ -44,9 +44,7 @@ def generate(generator, config: GANConfig, z: np.ndarray, labels: np.ndarray | N
     """uint8 (N, 28, 28) images of ``generator`` in inference mode (``z`` truncated by `gan.models.truncate_noise`)."""
     from gan.models import truncate_noise
 
-    z = truncate_noise(z, truncation, config.info_codes)
-    inputs = [z, labels] if config.conditional else z
-    return gm.to_uint8(generator.predict(inputs, batch_size=1000, verbose=0))
+    return gm.to_uint8(sampler(generator, config.conditional)(truncate_noise(z, truncation, config.info_codes), labels))
 
 
 def sample_images(run_dir, *, n: int = 64, out: str | None = None, out_dir: str | None = None,
